@@ -1,0 +1,80 @@
+/**
+ * The `watchy` CLI entry: finds the subcommand, runs it, and turns every failure into one line
+ * on stderr and a non-zero exit code. Subcommands are loaded lazily so `--help` stays fast.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError } from '../cli/cli-error';
+import type { Command } from '../cli/command';
+
+/** name -> [summary, loader]. Summaries live here so `--help` loads no command module. */
+const COMMANDS: Record<string, [string, () => Promise<{ command: Command }>]> = {};
+
+function register(name: string, summary: string, load: () => Promise<{ command: Command }>): void {
+  COMMANDS[name] = [summary, load];
+}
+
+// Subcommands: one module each under cli/commands/, registered here in help order.
+void register;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function help(): string {
+  const width = Math.max(0, ...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, [summary]]) => `  ${name.padEnd(width)}  ${summary}`);
+  return [
+    'usage: watchy <command> [options]',
+    '',
+    'Build, package, publish, fetch and roll back Watchy binaries.',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'options:',
+    '  -h, --help     show help (also: watchy <command> --help)',
+    '  -V, --version  print the version',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '-V' || name === '--version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`watchy: unknown command ${JSON.stringify(name)} (see watchy --help)\n`);
+    return 2;
+  }
+  const { command } = await entry[1]();
+  if (rest.includes('-h') || rest.includes('--help')) {
+    process.stdout.write(`${command.usage.trimEnd()}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`watchy ${name}: ${message.split('\n')[0]}\n`);
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`watchy: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,90 @@
+/**
+ * Loads the config once: default, then the stage's overrides, then an optional JSON file,
+ * validated with the schema. A bad config throws ConfigError with one line naming the field.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_CONFIG, STAGE_NAMES, STAGE_OVERRIDES, type StageName } from './default-config';
+import { WatchyConfigSchema, type WatchyConfig } from './schema';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface LoadConfigOptions {
+  /** One of beta, gamma, prod. @default none (the embedded default alone) */
+  readonly stage?: string;
+  /** Path of a JSON file deep-merged over the default and stage. @default none */
+  readonly file?: string;
+  /** An object deep-merged last (tests, programmatic use). @default none */
+  readonly overrides?: unknown;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): WatchyConfig {
+  let raw: unknown = DEFAULT_CONFIG;
+  if (options.stage !== undefined) {
+    if (!(STAGE_NAMES as string[]).includes(options.stage)) {
+      throw new ConfigError(
+        `Invalid watchy config: stage: expected one of ${STAGE_NAMES.join(', ')}, got ${JSON.stringify(options.stage)}`,
+      );
+    }
+    raw = deepMerge(deepMerge(raw, STAGE_OVERRIDES[options.stage as StageName]), { stage: options.stage });
+  }
+  if (options.file !== undefined) raw = deepMerge(raw, readJsonFile(options.file));
+  if (options.overrides !== undefined) raw = deepMerge(raw, options.overrides);
+  return parseConfig(raw);
+}
+
+export function parseConfig(raw: unknown): WatchyConfig {
+  const result = WatchyConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(`Invalid watchy config: ${describeIssue(result.error.issues[0], raw)}`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined, raw: unknown): string {
+  if (!issue) return 'unknown problem';
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${path === '(root)' ? '' : `${path}.`}${issue.keys[0]}: unknown field`;
+  }
+  const got = valueAt(raw, issue.path);
+  const suffix = got === undefined || issue.code === 'invalid_type' ? '' : `, got ${JSON.stringify(got)}`;
+  return `${path}: ${issue.message}${suffix}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return typeof value === 'object' ? undefined : value;
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid watchy config: cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Invalid watchy config: ${file} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Objects merge key by key; arrays and scalars from `override` replace. */
+export function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : override;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) merged[key] = deepMerge(base[key], value);
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything the builds and tests need, idempotently and quickly when already done:
+#   - Debian packages (patchelf and ccache for Nuitka, zip tools), via apt-get when missing;
+#   - the project venv .venv with the pinned Python tools (moto, cfn-lint, checkov, Nuitka).
+# Usage: tools/setup.sh            install what is missing
+#        tools/setup.sh --relock   re-resolve tools/requirements.txt into tools/requirements.lock
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+APT_PACKAGES=(patchelf ccache zip unzip)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Python version is fixed in lambda/core/versions.ts (PYTHON_VERSION).
+want=$(sed -n "s/^export const PYTHON_VERSION = '\([0-9.]*\)';/\1/p" lambda/core/versions.ts)
+python=""
+for candidate in "python$want" python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$want'.split('.'))))"; then
+    python=$(command -v "$candidate")
+    break
+  fi
+done
+[ -n "$python" ] || { echo "setup: Python $want is required (PYTHON_VERSION in lambda/core/versions.ts)" >&2; exit 1; }
+
+if [ "${1:-}" = "--relock" ]; then
+  tmp=$(mktemp -d)
+  "$python" -m venv "$tmp/venv"
+  "$tmp/venv/bin/pip" install -q -r tools/requirements.txt
+  { echo '# Full pinned set of tools/requirements.txt (pip freeze). Regenerate: tools/setup.sh --relock'
+    "$tmp/venv/bin/pip" freeze; } > tools/requirements.lock
+  rm -rf "$tmp"
+  echo "setup: wrote tools/requirements.lock" >&2
+fi
+
+stamp=$( { cat tools/requirements.lock; "$python" --version; } | sha256sum | cut -c1-16)
+if [ "$(cat .venv/.watchy-stamp 2>/dev/null)" != "$stamp" ]; then
+  echo "setup: creating .venv with the pinned Python tools (tools/requirements.lock)" >&2
+  rm -rf .venv
+  "$python" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.lock >&2
+  echo "$stamp" > .venv/.watchy-stamp
+fi
