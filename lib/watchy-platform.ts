@@ -12,6 +12,8 @@
 import { Stack, Tags, type Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from './config';
+import { DistributionStack } from './stacks/distribution-stack';
+import { RegistryStack } from './stacks/registry-stack';
 
 export interface WatchyPlatform {
   readonly stacks: readonly Stack[];
@@ -24,9 +26,20 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     ? `${config.projectName}-${config.stage[0]!.toUpperCase()}${config.stage.slice(1)}`
     : config.projectName;
   const stacks: Stack[] = [];
-  void env;
-  void scope;
-  void prefix;
+
+  const distribution = new DistributionStack(scope, `${prefix}-Distribution`, {
+    env,
+    description: 'Watchy release bucket and CloudFront distribution of binaries/',
+    distribution: config.distribution,
+  });
+  const registry = new RegistryStack(scope, `${prefix}-Registry`, {
+    env,
+    description: 'Watchy ECR repositories of the container services',
+    services: config.catalog.containerServices,
+    registry: config.registry,
+    repositoryNamespace: prefix.toLowerCase(),
+  });
+  stacks.push(distribution, registry);
 
   for (const stack of stacks) Tags.of(stack).add('project', 'watchy-release-platform');
   return { stacks };

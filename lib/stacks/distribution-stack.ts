@@ -1,0 +1,57 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
+import type { WatchyConfig } from '../config';
+import { AccessLogBucket } from '../constructs/access-log-bucket';
+import { ReleaseBucket } from '../constructs/release-bucket';
+import { ReleaseDistribution } from '../constructs/release-distribution';
+
+export interface DistributionStackProps extends StackProps {
+  readonly distribution: WatchyConfig['distribution'];
+}
+
+/** The release bucket, its access-log bucket, and CloudFront in front of `binaries/`. */
+export class DistributionStack extends Stack {
+  readonly releaseBucket: s3.Bucket;
+  readonly accessLogBucket: s3.Bucket;
+  readonly distribution: cloudfront.Distribution;
+  /** `https://{distribution or custom domain}/binaries`: the default of `BinaryDistributionUrl`. */
+  readonly binaryDistributionUrl: string;
+
+  constructor(scope: Construct, id: string, props: DistributionStackProps) {
+    super(scope, id, props);
+    const config = props.distribution;
+
+    this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', {
+      retentionDays: config.accessLogRetentionDays,
+    }).bucket;
+    this.releaseBucket = new ReleaseBucket(this, 'Releases', {
+      accessLogBucket: this.accessLogBucket,
+      noncurrentVersionExpirationDays: config.noncurrentVersionExpirationDays,
+    }).bucket;
+    const cdn = new ReleaseDistribution(this, 'Cdn', {
+      bucket: this.releaseBucket,
+      logBucket: this.accessLogBucket,
+      latestPointerTtl: Duration.seconds(config.latestPointerTtlSeconds),
+      domainName: config.domainName,
+      certificateArn: config.certificateArn,
+    });
+    this.distribution = cdn.distribution;
+    this.binaryDistributionUrl = `${cdn.baseUrl}/${BINARIES_PREFIX}`;
+
+    new CfnOutput(this, 'BinaryDistributionUrl', {
+      description: 'Base URL of released binaries: {url}/{name}/watchy-{name}.json is the latest metadata',
+      value: this.binaryDistributionUrl,
+    });
+    new CfnOutput(this, 'ReleaseBucketName', {
+      description: 'Release bucket (binaries/, staging/, state/)',
+      value: this.releaseBucket.bucketName,
+    });
+    new CfnOutput(this, 'DistributionId', {
+      description: 'CloudFront distribution in front of binaries/ (invalidated on promote and rollback)',
+      value: this.distribution.distributionId,
+    });
+  }
+}
