@@ -1,0 +1,12 @@
+//! Lambda entry point: hands each invocation's JSON event to `watchy_lambdas::ws_broadcast`.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(watchy_lambdas::ws_broadcast(&event.payload))
+    }))
+    .await
+}
