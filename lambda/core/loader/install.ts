@@ -1,0 +1,164 @@
+/**
+ * One pass over the bytes: download -> SHA-256 of the compressed stream -> gunzip -> SHA-256 of the
+ * raw output -> a 0600 temp file beside the destination -> check both hashes and sizes -> atomic
+ * rename -> chmod 0755. The download is capped at `compressed_size` and the output at `binary_size`,
+ * so endless bodies and gzip bombs stop at the cap. Nothing executable exists until every check
+ * passed and the file is closed; on any failure the temp file is removed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, rename, stat, statfs, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { WatchyMetadata } from '../metadata';
+import { LoaderError } from './errors';
+import { asLoaderError, expectStatus, type HttpClient } from './http';
+
+/** Temp files start with this; anything left by a killed process is removed at the next start. */
+export const PARTIAL_PREFIX = '.partial-';
+/** Verified binaries are kept as `{dest}/sha256-{hex}`. */
+export const BINARY_PREFIX = 'sha256-';
+/** Output buffer of the gunzip stream: fewer, larger hand-offs to the zlib thread. */
+const INFLATE_CHUNK_BYTES = 256 * 1024;
+
+export function binaryPath(destDir: string, sha256: string): string {
+  return join(destDir, `${BINARY_PREFIX}${sha256}`);
+}
+
+/** Without `compressed_size` (seed-format metadata) the download is capped at deflate's worst case. */
+export function compressedCap(metadata: WatchyMetadata): number {
+  return metadata.compressed_size ?? metadata.binary_size + Math.ceil(metadata.binary_size / 1000) + 65_536;
+}
+
+/** Counts and hashes what flows through, and fails the moment more than `cap` bytes arrive. */
+class MeteredHash extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+
+  constructor(
+    private readonly cap: number,
+    private readonly overflow: () => LoaderError,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.cap) {
+      callback(this.overflow());
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+}
+
+/** Refuses before downloading when the destination's filesystem cannot hold the binary. */
+export async function assertFreeSpace(destDir: string, url: string, bytes: number): Promise<void> {
+  const fs = await statfs(destDir);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes) {
+    throw new LoaderError('disk-space', url, `${destDir} has ${free} bytes free, the binary needs ${bytes}`);
+  }
+}
+
+/** Downloads, verifies and installs the binary `metadata` names at `binaryPath(destDir, sha256)`. */
+export async function downloadAndInstall(
+  client: HttpClient,
+  metadata: WatchyMetadata,
+  destDir: string,
+): Promise<string> {
+  const url = metadata.download_url;
+  const finalPath = binaryPath(destDir, metadata.sha256);
+  await assertFreeSpace(destDir, url, metadata.binary_size);
+  const tempPath = join(destDir, `${PARTIAL_PREFIX}${metadata.sha256}-${randomBytes(6).toString('hex')}`);
+  try {
+    await client.withRetries(async () => {
+      await unlink(tempPath).catch(() => undefined);
+      await downloadOnce(client, metadata, tempPath);
+    });
+    await rename(tempPath, finalPath);
+    await chmod(finalPath, 0o755);
+    return finalPath;
+  } catch (error) {
+    await unlink(tempPath).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPath: string): Promise<void> {
+  const url = metadata.download_url;
+  const response = await client.open(url);
+  expectStatus(response, url, [200]);
+  const cap = compressedCap(metadata);
+  const declared = Number(response.headers['content-length'] ?? NaN);
+  if (declared > cap) {
+    response.destroy();
+    throw new LoaderError('compressed-size', url, `server offers ${declared} bytes, metadata allows ${cap}`);
+  }
+  const compressed = new MeteredHash(
+    cap,
+    () => new LoaderError('compressed-size', url, `server sent more than the ${cap} bytes metadata allows`),
+  );
+  const raw = new MeteredHash(
+    metadata.binary_size,
+    () =>
+      new LoaderError(
+        'binary-size',
+        url,
+        `gzip output exceeds binary_size ${metadata.binary_size} (decompression stopped at the cap)`,
+      ),
+  );
+  const file: WriteStream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600 });
+  try {
+    await pipeline(response, compressed, createGunzip({ chunkSize: INFLATE_CHUNK_BYTES }), raw, file);
+  } catch (error) {
+    throw classify(error, url);
+  } finally {
+    if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
+  }
+  verify(url, 'compressed-size', metadata.compressed_size, compressed.bytes);
+  verify(url, 'compressed-sha256', metadata.compressed_sha256, compressed.hash.digest('hex'));
+  verify(url, 'binary-size', metadata.binary_size, raw.bytes);
+  verify(url, 'sha256', metadata.sha256, raw.hash.digest('hex'));
+}
+
+function verify(
+  url: string,
+  check: LoaderError['check'],
+  expected: string | number | undefined,
+  got: string | number,
+) {
+  if (expected === undefined || expected === got) return;
+  throw new LoaderError(check, url, `got ${got}, metadata says ${expected}`);
+}
+
+function classify(error: unknown, url: string): LoaderError {
+  if (error instanceof LoaderError) return error;
+  const err = error as NodeJS.ErrnoException;
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+    return new LoaderError('disk-space', url, `no space left while writing the binary (${err.code})`);
+  }
+  if (typeof err.code === 'string' && err.code.startsWith('Z_')) {
+    return new LoaderError('gzip', url, `not a valid gzip stream (${err.code}: ${err.message})`);
+  }
+  if (err.syscall === 'open' || err.syscall === 'write' || err.syscall === 'close') {
+    return new LoaderError('write', url, `${err.code ?? 'error'}: ${err.message}`);
+  }
+  return asLoaderError(error, url);
+}
+
+/** True when `path` holds exactly the binary `metadata` describes (size, then SHA-256). */
+export async function fileMatches(path: string, metadata: WatchyMetadata): Promise<boolean> {
+  try {
+    if ((await stat(path)).size !== metadata.binary_size) return false;
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+      hash.update(chunk as Buffer);
+    return hash.digest('hex') === metadata.sha256;
+  } catch {
+    return false;
+  }
+}
