@@ -1,0 +1,488 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- template JSON is untyped; each assertion checks the shape it reads */
+import { App } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { releaseKeys, type ArtifactRef } from '../../../lambda/core/artifacts';
+import { loadConfig } from '../../../lib/config';
+import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
+import { DistributionStack } from '../../../lib/stacks/distribution-stack';
+import { normalisedTemplate, synthPlatform, type CfnTemplate } from '../../support/synth';
+
+const CUSTOM_DOMAIN = {
+  distribution: {
+    domainName: 'releases.watchy.cloud',
+    certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0b5c1e7a-2f4d-4c3b-9a8e-1d2c3b4a5f60',
+  },
+};
+
+type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
+
+let template: Template;
+let json: CfnTemplate;
+
+beforeAll(() => {
+  const synth = synthPlatform();
+  template = synth.template('Distribution');
+  json = synth.templateJson('Distribution');
+});
+
+function resourcesOf(type: string, source: CfnTemplate = json): [string, Resource][] {
+  return Object.entries(source.Resources ?? {}).filter(([, r]) => r.Type === type) as [string, Resource][];
+}
+
+function one(type: string, source: CfnTemplate = json): [string, Resource] {
+  const found = resourcesOf(type, source);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+/** The release bucket: the versioned one (the log bucket is not). */
+function releaseBucket(source: CfnTemplate = json): [string, Resource] {
+  const buckets = resourcesOf('AWS::S3::Bucket', source).filter(
+    ([, b]) => b.Properties.VersioningConfiguration?.Status === 'Enabled',
+  );
+  expect(buckets).toHaveLength(1);
+  return buckets[0]!;
+}
+
+function logBucket(source: CfnTemplate = json): [string, Resource] {
+  const [releaseId] = releaseBucket(source);
+  const others = resourcesOf('AWS::S3::Bucket', source).filter(([id]) => id !== releaseId);
+  expect(others).toHaveLength(1);
+  return others[0]!;
+}
+
+function bucketPolicyOf(bucketId: string, source: CfnTemplate = json): Record<string, any>[] {
+  const policies = resourcesOf('AWS::S3::BucketPolicy', source).filter(
+    ([, p]) => p.Properties.Bucket?.Ref === bucketId,
+  );
+  expect(policies).toHaveLength(1);
+  return policies[0]![1].Properties.PolicyDocument.Statement as Record<string, any>[];
+}
+
+function distributionConfig(source: CfnTemplate = json): Record<string, any> {
+  return one('AWS::CloudFront::Distribution', source)[1].Properties.DistributionConfig as Record<string, any>;
+}
+
+/** Every cache behaviour of the distribution in CloudFront's evaluation order, default last. */
+function behaviours(source: CfnTemplate = json): Record<string, any>[] {
+  const config = distributionConfig(source);
+  return [...(config.CacheBehaviors ?? []), { ...config.DefaultCacheBehavior, PathPattern: '*' }];
+}
+
+function cachePolicy(ref: unknown, source: CfnTemplate = json): Record<string, any> {
+  const id = (ref as { Ref: string }).Ref;
+  const resource = source.Resources?.[id];
+  expect(resource?.Type).toBe('AWS::CloudFront::CachePolicy');
+  return (resource!.Properties as Record<string, any>).CachePolicyConfig as Record<string, any>;
+}
+
+/**
+ * CloudFront's path pattern matching: case-sensitive, `*` matches any run of characters (slashes
+ * included), `?` exactly one character, the leading `/` optional; behaviours are tried in order and
+ * the first match wins, the default behaviour (`*`) last.
+ */
+function matches(pattern: string, path: string): boolean {
+  const body = pattern
+    .replace(/^\//, '')
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`).test(path.replace(/^\//, ''));
+}
+
+function behaviourFor(key: string, source: CfnTemplate = json): Record<string, any> {
+  const match = behaviours(source).find((b) => matches(b.PathPattern as string, `/${key}`));
+  if (!match) throw new Error(`no behaviour matches ${key}`);
+  return match;
+}
+
+/** Real keys from releaseKeys(): every binary type and architecture, awkward app names and versions. */
+const ARTIFACTS: ArtifactRef[] = ['slack', 'github', 'zoom', 's3', 'foo-2', 'x86', 'a', 'v1-2-3'].flatMap(
+  (app) =>
+    (['nuitka', 'rust'] as const).flatMap((binaryType) =>
+      (['x86_64', 'arm64'] as const).map((architecture) => ({ app, binaryType, architecture })),
+    ),
+);
+const VERSIONS = [
+  '1.0.0',
+  '0.0.1',
+  '10.20.30',
+  '1.2.3-rc.1',
+  '2.0.0-alpha',
+  '1.0.0+build.5',
+  '3.1.4-beta.2+sha.9f1c2',
+];
+
+describe('release bucket', () => {
+  test('is versioned', () => {
+    expect(releaseBucket()[1].Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+  });
+
+  test('is encrypted (SSE-S3), and so is the log bucket', () => {
+    for (const [, bucket] of [releaseBucket(), logBucket()]) {
+      expect(bucket.Properties.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      });
+    }
+  });
+
+  test('blocks all public access, and so does the log bucket', () => {
+    for (const [, bucket] of [releaseBucket(), logBucket()]) {
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+    }
+  });
+
+  test('enforces object ownership (ACLs disabled)', () => {
+    expect(releaseBucket()[1].Properties.OwnershipControls).toEqual({
+      Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }],
+    });
+  });
+
+  test('refuses requests without TLS, or below TLS 1.2, on both buckets', () => {
+    for (const [id] of [releaseBucket(), logBucket()]) {
+      const statements = bucketPolicyOf(id);
+      const bucketAndObjects = [
+        { 'Fn::GetAtt': [id, 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, '/*']] },
+      ];
+      expect(statements).toContainEqual({
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Resource: bucketAndObjects,
+      });
+      expect(statements).toContainEqual({
+        Action: 's3:*',
+        Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Resource: bucketAndObjects,
+      });
+    }
+  });
+
+  test('writes server access logs to the log bucket', () => {
+    const [logId] = logBucket();
+    expect(releaseBucket()[1].Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logId },
+      LogFilePrefix: 's3/release-bucket/',
+    });
+    expect(bucketPolicyOf(logId)).toContainEqual(
+      expect.objectContaining({
+        Action: 's3:PutObject',
+        Effect: 'Allow',
+        Principal: { Service: 'logging.s3.amazonaws.com' },
+      }),
+    );
+  });
+
+  test('expires noncurrent versions after distribution.noncurrentVersionExpirationDays', () => {
+    const rules = releaseBucket()[1].Properties.LifecycleConfiguration.Rules as Record<string, any>[];
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+    );
+    const prod = synthPlatform({ stage: 'prod' }).templateJson('Distribution');
+    expect(releaseBucket(prod)[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 365 } }),
+    );
+  });
+
+  test('the log bucket expires logs after distribution.accessLogRetentionDays', () => {
+    expect(logBucket()[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 }),
+    );
+    const prod = synthPlatform({ stage: 'prod' }).templateJson('Distribution');
+    expect(logBucket(prod)[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ ExpirationInDays: 730 }),
+    );
+  });
+});
+
+describe('CloudFront distribution', () => {
+  test('reads the bucket through Origin Access Control, and there is no OAI anywhere', () => {
+    const [oacId, oac] = one('AWS::CloudFront::OriginAccessControl');
+    expect(oac.Properties.OriginAccessControlConfig).toMatchObject({
+      OriginAccessControlOriginType: 's3',
+      SigningBehavior: 'always',
+      SigningProtocol: 'sigv4',
+    });
+    const [releaseId] = releaseBucket();
+    const origins = distributionConfig().Origins as Record<string, any>[];
+    expect(origins).toHaveLength(1);
+    expect(origins[0]).toMatchObject({
+      DomainName: { 'Fn::GetAtt': [releaseId, 'RegionalDomainName'] },
+      OriginAccessControlId: { 'Fn::GetAtt': [oacId, 'Id'] },
+      S3OriginConfig: { OriginAccessIdentity: '' },
+    });
+    for (const synth of [synthPlatform(), synthPlatform({ stage: 'prod' })]) {
+      for (const stack of synth.stacks) {
+        synth.template(stack.stackName).resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+      }
+    }
+  });
+
+  test('behaviours are, in order: versioned .json, versioned .gz, the rest of binaries/, default', () => {
+    expect(behaviours().map((b) => b.PathPattern)).toEqual([
+      'binaries/*.*.*.json',
+      'binaries/*.*.*.gz',
+      'binaries/*',
+      '*',
+    ]);
+    expect(RELEASE_BEHAVIOURS.map((b) => b.pathPattern)).toEqual(
+      behaviours()
+        .slice(0, -1)
+        .map((b) => b.PathPattern),
+    );
+  });
+
+  test('latest pointers get the short-TTL policy: MinTTL 0, Default and Max = latestPointerTtlSeconds <= 60', () => {
+    for (const ref of ARTIFACTS) {
+      const keys = releaseKeys(ref, '1.0.0');
+      for (const key of [keys.latestMetadata, keys.latestBinary]) {
+        const policy = cachePolicy(behaviourFor(key).CachePolicyId);
+        expect({ key, min: policy.MinTTL, def: policy.DefaultTTL, max: policy.MaxTTL }).toEqual({
+          key,
+          min: 0,
+          def: 60,
+          max: 60,
+        });
+      }
+    }
+    const shorter = synthPlatform({ overrides: { distribution: { latestPointerTtlSeconds: 15 } } });
+    const key = releaseKeys(
+      { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' },
+      '1.0.0',
+    ).latestMetadata;
+    const source = shorter.templateJson('Distribution');
+    expect(cachePolicy(behaviourFor(key, source).CachePolicyId, source)).toMatchObject({
+      MinTTL: 0,
+      DefaultTTL: 15,
+      MaxTTL: 15,
+    });
+  });
+
+  test('versioned objects get the long immutable policy (one year, origin headers ignored)', () => {
+    const year = 365 * 24 * 3600;
+    for (const ref of ARTIFACTS) {
+      for (const version of VERSIONS) {
+        const keys = releaseKeys(ref, version);
+        for (const key of [keys.versionedMetadata, keys.versionedBinary]) {
+          const behaviour = behaviourFor(key);
+          const policy = cachePolicy(behaviour.CachePolicyId);
+          expect({ key, min: policy.MinTTL, def: policy.DefaultTTL, max: policy.MaxTTL }).toEqual({
+            key,
+            min: year,
+            def: year,
+            max: year,
+          });
+          const headers = json.Resources![(behaviour.ResponseHeadersPolicyId as { Ref: string }).Ref]!
+            .Properties as Record<string, any>;
+          expect(headers.ResponseHeadersPolicyConfig.CustomHeadersConfig.Items).toContainEqual({
+            Header: 'Cache-Control',
+            Override: true,
+            Value: `public, max-age=${year}, immutable`,
+          });
+        }
+      }
+    }
+  });
+
+  test('the cache key ignores query strings, headers and cookies (no cache busting)', () => {
+    for (const [, policy] of resourcesOf('AWS::CloudFront::CachePolicy')) {
+      const params = policy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin;
+      expect(params.QueryStringsConfig).toEqual({ QueryStringBehavior: 'none' });
+      expect(params.HeadersConfig).toEqual({ HeaderBehavior: 'none' });
+      expect(params.CookiesConfig).toEqual({ CookieBehavior: 'none' });
+    }
+  });
+
+  test('keys outside binaries/ (staging/, state/) fall to the default behaviour, never a long TTL', () => {
+    for (const key of [
+      'staging/build-1/watchy-slack-monitor-1.0.0.gz',
+      'state/history/slack-monitor.json',
+      'index.html',
+    ]) {
+      const behaviour = behaviourFor(key);
+      expect(behaviour.PathPattern).toBe('*');
+      expect(cachePolicy(behaviour.CachePolicyId).MaxTTL).toBeLessThanOrEqual(60);
+    }
+  });
+
+  test('only binaries/* is readable by CloudFront: one scoped allow, and a deny for everything else', () => {
+    const [releaseId] = releaseBucket();
+    const [distributionId] = one('AWS::CloudFront::Distribution');
+    const binaries = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [releaseId, 'Arn'] }, '/binaries/*']] };
+    const statements = bucketPolicyOf(releaseId);
+    const cloudfront = statements.filter((s) =>
+      JSON.stringify(s.Principal).includes('cloudfront.amazonaws.com'),
+    );
+    expect(cloudfront).toEqual([
+      {
+        Sid: 'CloudFrontReadsReleasedBinaries',
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudfront.amazonaws.com' },
+        Resource: binaries,
+        Condition: {
+          StringEquals: {
+            'AWS:SourceArn': {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':cloudfront::',
+                  { Ref: 'AWS::AccountId' },
+                  ':distribution/',
+                  { Ref: distributionId },
+                ],
+              ],
+            },
+          },
+        },
+      },
+      {
+        Sid: 'CloudFrontReadsNothingElse',
+        Action: 's3:*',
+        Effect: 'Deny',
+        Principal: { Service: 'cloudfront.amazonaws.com' },
+        NotResource: binaries,
+      },
+    ]);
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    expect(allows.filter((s) => s.Principal?.Service !== 'cloudfront.amazonaws.com')).toEqual([]);
+  });
+
+  test('every behaviour sends the security headers (HSTS, nosniff, frame options, referrer policy)', () => {
+    for (const behaviour of behaviours()) {
+      const id = (behaviour.ResponseHeadersPolicyId as { Ref: string }).Ref;
+      const policy = json.Resources![id]!;
+      expect(policy.Type).toBe('AWS::CloudFront::ResponseHeadersPolicy');
+      expect(
+        (policy.Properties as Record<string, any>).ResponseHeadersPolicyConfig.SecurityHeadersConfig,
+      ).toEqual({
+        StrictTransportSecurity: {
+          AccessControlMaxAgeSec: 63072000,
+          IncludeSubdomains: true,
+          Override: true,
+        },
+        ContentTypeOptions: { Override: true },
+        FrameOptions: { FrameOption: 'DENY', Override: true },
+        ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+        ContentSecurityPolicy: {
+          ContentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+          Override: true,
+        },
+      });
+    }
+  });
+
+  test('every behaviour redirects HTTP to HTTPS, compresses, and allows only GET and HEAD', () => {
+    for (const behaviour of behaviours()) {
+      expect(behaviour).toMatchObject({
+        ViewerProtocolPolicy: 'redirect-to-https',
+        Compress: true,
+        AllowedMethods: ['GET', 'HEAD'],
+      });
+    }
+  });
+
+  test('writes standard logs to the log bucket', () => {
+    const [logId, log] = logBucket();
+    expect(distributionConfig().Logging).toEqual({
+      Bucket: { 'Fn::GetAtt': [logId, 'RegionalDomainName'] },
+      IncludeCookies: false,
+      Prefix: 'cloudfront/',
+    });
+    // CloudFront standard logging delivers through an ACL grant: ACLs must be enabled on the log bucket.
+    expect(log.Properties.OwnershipControls).toEqual({
+      Rules: [{ ObjectOwnership: 'BucketOwnerPreferred' }],
+    });
+  });
+
+  test('with a custom domain: alias, its ACM certificate, SNI and TLSv1.2_2021', () => {
+    const custom = synthPlatform({ overrides: CUSTOM_DOMAIN }).templateJson('Distribution');
+    const config = distributionConfig(custom);
+    expect(config.Aliases).toEqual(['releases.watchy.cloud']);
+    expect(config.ViewerCertificate).toEqual({
+      AcmCertificateArn: CUSTOM_DOMAIN.distribution.certificateArn,
+      MinimumProtocolVersion: 'TLSv1.2_2021',
+      SslSupportMethod: 'sni-only',
+    });
+    expect(custom.Outputs?.BinaryDistributionUrl?.Value).toBe('https://releases.watchy.cloud/binaries');
+  });
+
+  test('without a custom domain there is no alias and the default CloudFront certificate is used', () => {
+    const config = distributionConfig();
+    expect(config.Aliases).toBeUndefined();
+    expect(config.ViewerCertificate).toBeUndefined();
+  });
+});
+
+describe('outputs and exposed resources', () => {
+  test('BinaryDistributionUrl is https://<distribution domain>/binaries', () => {
+    const [distributionId] = one('AWS::CloudFront::Distribution');
+    template.hasOutput('BinaryDistributionUrl', {
+      Value: {
+        'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/binaries']],
+      },
+    });
+  });
+
+  test('outputs the release bucket name and the distribution id', () => {
+    template.hasOutput('ReleaseBucketName', { Value: { Ref: releaseBucket()[0] } });
+    template.hasOutput('DistributionId', { Value: { Ref: one('AWS::CloudFront::Distribution')[0] } });
+  });
+
+  test('the stack exposes releaseBucket, distribution and binaryDistributionUrl for other stacks', () => {
+    const stack = new DistributionStack(new App(), 'Exposed', {
+      distribution: loadConfig({ overrides: CUSTOM_DOMAIN }).distribution,
+    });
+    expect(stack.resolve(stack.releaseBucket.bucketName)).toEqual({ Ref: releaseBucket()[0] });
+    expect(stack.resolve(stack.distribution.distributionId)).toEqual({
+      Ref: one('AWS::CloudFront::Distribution')[0],
+    });
+    expect(stack.binaryDistributionUrl).toBe('https://releases.watchy.cloud/binaries');
+  });
+});
+
+describe('checks', () => {
+  test('zero unacknowledged cdk-nag findings (default, custom domain and prod)', () => {
+    expect(synthPlatform().findings).toEqual([]);
+    expect(synthPlatform({ overrides: CUSTOM_DOMAIN }).findings).toEqual([]);
+    expect(synthPlatform({ stage: 'prod' }).findings).toEqual([]);
+  });
+
+  test('every checkov skip in the stack names a reason', () => {
+    for (const [, resource] of Object.entries(json.Resources ?? {})) {
+      const skips = (resource.Metadata?.checkov as { skip?: { id: string; comment: string }[] })?.skip ?? [];
+      for (const skip of skips) expect(skip.comment.trim().length).toBeGreaterThan(20);
+    }
+  });
+
+  test('snapshot (asset hashes normalised)', () => {
+    expect(normalisedTemplate(json)).toMatchSnapshot();
+  });
+
+  test('the template has no unexpected resource types', () => {
+    expect(new Set(Object.values(json.Resources ?? {}).map((r) => r.Type))).toEqual(
+      new Set([
+        'AWS::S3::Bucket',
+        'AWS::S3::BucketPolicy',
+        'AWS::CloudFront::CachePolicy',
+        'AWS::CloudFront::ResponseHeadersPolicy',
+        'AWS::CloudFront::OriginAccessControl',
+        'AWS::CloudFront::Distribution',
+        'AWS::CDK::Metadata',
+      ]),
+    );
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    template.hasResource('AWS::S3::Bucket', Match.objectLike({ DeletionPolicy: 'Retain' }));
+  });
+});
