@@ -4,13 +4,19 @@
  * its manual-start event.
  */
 import { STATE_PREFIX } from '../artifacts';
+import { WATCHY_APP, WATCHY_ARCH, WATCHY_MODE, type BuildMode } from '../build-env';
 
 /** Build mode variable: a bisect step runs with `verify` (build and verify; never stage or publish). */
-export const MODE_VARIABLE = 'WATCHY_MODE';
-export const VERIFY_MODE = 'verify';
+export const MODE_VARIABLE = WATCHY_MODE;
+export const VERIFY_MODE: BuildMode = 'verify';
 /** App and architecture of the failing build, copied onto each bisect step. */
-export const APP_VARIABLE = 'WATCHY_APP';
-export const ARCH_VARIABLE = 'WATCHY_ARCH';
+export const APP_VARIABLE = WATCHY_APP;
+export const ARCH_VARIABLE = WATCHY_ARCH;
+/**
+ * Branch of a build, when the pipeline passes it (`#{SourceVariables.BranchName}`); builds whose
+ * source version is `refs/heads/<branch>` need not set it.
+ */
+export const BRANCH_VARIABLE = 'WATCHY_BRANCH';
 /** Variables copied from the failing build onto every bisect step. */
 export const COPIED_VARIABLES = [APP_VARIABLE, ARCH_VARIABLE] as const;
 
@@ -36,6 +42,12 @@ export const BISECT_ENV = {
   autoRollback: 'WATCHY_BISECT_AUTO_ROLLBACK',
   topicArn: 'WATCHY_NOTIFICATION_TOPIC_ARN',
   releaseBranch: 'WATCHY_RELEASE_BRANCH',
+  /** JSON array of pipeline names whose builds are release-branch builds. */
+  releasePipelines: 'WATCHY_BISECT_RELEASE_PIPELINES',
+  /** Name of the rollback function (automatic emergency rollback). */
+  rollbackFunction: 'WATCHY_ROLLBACK_FUNCTION',
+  /** JSON array of the Nuitka apps that have release pointers. */
+  rollbackApps: 'WATCHY_BISECT_ROLLBACK_APPS',
   sourceType: 'WATCHY_SOURCE_TYPE',
   sourceLocation: 'WATCHY_SOURCE_LOCATION',
   connectionArn: 'WATCHY_SOURCE_CONNECTION_ARN',

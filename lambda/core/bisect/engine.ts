@@ -11,6 +11,7 @@ import type { BuildInfo, BuildRunner, SourceOverride } from './build-runner';
 import {
   APP_VARIABLE,
   ARCH_VARIABLE,
+  BRANCH_VARIABLE,
   COMMIT_PATTERN,
   COPIED_VARIABLES,
   LIST_BAD_VARIABLE,
@@ -61,6 +62,8 @@ export interface AutoStartPolicy {
   readonly projects: readonly string[];
   /** Only builds of this branch are bisected. */
   readonly releaseBranch: string;
+  /** Builds started by these pipelines (initiator `codepipeline/<name>`) are release-branch builds. @default [] */
+  readonly releasePipelines?: readonly string[];
   readonly retries: number;
   readonly autoRollback: boolean;
 }
@@ -165,7 +168,10 @@ async function autoStart(deps: BisectDeps, build: BuildInfo, policy: AutoStartPo
     return { kind: 'ignored', reason: `project ${build.project} is not bisected` };
   if (build.environment[MODE_VARIABLE] === VERIFY_MODE)
     return { kind: 'ignored', reason: 'a verify build outside a bisect' };
-  const branch = branchOf(build);
+  const fromPipeline = (policy.releasePipelines ?? []).some(
+    (name) => build.initiator === `codepipeline/${name}`,
+  );
+  const branch = branchOf(build) ?? (fromPipeline ? policy.releaseBranch : undefined);
   if (branch !== policy.releaseBranch) {
     return { kind: 'ignored', reason: `branch ${branch ?? 'unknown'} is not ${policy.releaseBranch}` };
   }
@@ -242,6 +248,7 @@ export async function findLastGood(runner: BuildRunner, failing: BuildInfo): Pro
     )
       continue;
     if (branchOf(build) !== branchOf(failing)) continue;
+    if (!branchOf(failing) && build.initiator !== failing.initiator) continue;
     const sha = build.resolvedSourceVersion;
     if (sha && COMMIT_PATTERN.test(sha) && sha !== failing.resolvedSourceVersion) return sha;
   }
@@ -481,7 +488,7 @@ export function isEnded(session: BisectSession): boolean {
  * source version.
  */
 export function branchOf(build: BuildInfo): string | undefined {
-  const fromEnv = build.environment['WATCHY_BRANCH'];
+  const fromEnv = build.environment[BRANCH_VARIABLE];
   if (fromEnv) return fromEnv;
   const match = /^refs\/heads\/(.+)$/.exec(build.sourceVersion ?? '');
   return match?.[1];

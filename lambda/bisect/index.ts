@@ -1,0 +1,182 @@
+/**
+ * The bisect Lambda. Invoked by EventBridge on every completed build of the bisected projects and
+ * of its own list-commits project, and by `watchy bisect` (start, status). The event only names a
+ * build: what the build was (project, commit, status, environment) is read back with BatchGetBuilds.
+ */
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { z } from 'zod';
+import { CodeBuildRunner, type SourceOverride } from '../core/bisect/build-runner';
+import { BISECT_ENV } from '../core/bisect/contract';
+import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from '../core/bisect/engine';
+import { summarizeSession, type SessionSummary } from '../core/bisect/status';
+import { SessionStore } from '../core/bisect/session-store';
+import { invokeEmergencyRollback } from '../core/release/invoke';
+import { rollbackIfLive } from './rollback';
+
+const BuildEventSchema = z.object({
+  source: z.literal('aws.codebuild'),
+  'detail-type': z.literal('CodeBuild Build State Change'),
+  detail: z.object({
+    'build-id': z.string().min(1).max(1000),
+    'project-name': z.string().min(1).max(255),
+    'build-status': z.string(),
+  }),
+});
+
+const StartSchema = z.strictObject({
+  action: z.literal('start'),
+  project: z.string().min(1).max(255),
+  good: z.string().min(1).max(100),
+  bad: z.string().min(1).max(100),
+  environment: z.record(z.string(), z.string().max(100)).optional(),
+  initiator: z.string().max(200).optional(),
+});
+
+const StatusSchema = z.strictObject({
+  action: z.literal('status'),
+  id: z.string().max(100).optional(),
+});
+
+export const BisectEventSchema = z.union([BuildEventSchema, StartSchema, StatusSchema]);
+export type BisectEvent = z.input<typeof BisectEventSchema>;
+
+export interface BisectConfig {
+  readonly policy: AutoStartPolicy;
+}
+
+export type BisectResponse =
+  | { readonly outcome: string; readonly session?: SessionSummary; readonly reason?: string }
+  | { readonly sessions: SessionSummary[] };
+
+/** The pure core: a parsed event in, the outcome out. */
+export async function processBisectEvent(
+  deps: BisectDeps,
+  config: BisectConfig,
+  raw: unknown,
+): Promise<BisectResponse> {
+  const parsed = BisectEventSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `invalid bisect event: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`,
+    );
+  }
+  const event = parsed.data;
+  if ('detail' in event) {
+    const id = buildIdOf(event.detail['build-id']);
+    const [build] = await deps.runner.get([id]);
+    if (!build) return { outcome: 'ignored', reason: `build ${id} not found` };
+    const outcome = await handleBuild(deps, build, config.policy);
+    return outcome.kind === 'ignored'
+      ? { outcome: 'ignored', reason: outcome.reason }
+      : { outcome: outcome.kind, session: summarizeSession(outcome.session) };
+  }
+  if (event.action === 'status') {
+    const ids = event.id ? [event.id] : await deps.store.list();
+    const sessions = (await Promise.all(ids.map((id) => deps.store.get(id)))).flatMap((s) =>
+      s ? [s.value] : [],
+    );
+    if (event.id && sessions.length === 0) throw new Error(`no bisect session ${event.id}`);
+    return { sessions: sessions.map(summarizeSession) };
+  }
+  const session = await startBisect(deps, {
+    project: event.project,
+    good: event.good,
+    bad: event.bad,
+    environment: event.environment,
+    trigger: { kind: 'manual', initiator: event.initiator },
+    retries: config.policy.retries,
+    autoRollback: config.policy.autoRollback,
+  });
+  return { outcome: 'started', session: summarizeSession(session) };
+}
+
+/** `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` -> `<project>:<uuid>`. */
+export function buildIdOf(value: string): string {
+  const marker = ':build/';
+  const at = value.indexOf(marker);
+  return at >= 0 && value.startsWith('arn:') ? value.slice(at + marker.length) : value;
+}
+
+/** Reads the Lambda's configuration from its environment (set by lib/constructs/bisect.ts). */
+export function configFromEnv(env: NodeJS.ProcessEnv): {
+  bucket: string;
+  listProject: string;
+  topicArn: string;
+  rollbackFunction?: string;
+  rollbackApps: string[];
+  source?: SourceOverride;
+  policy: AutoStartPolicy;
+} {
+  const need = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  };
+  const list = (name: string) => JSON.parse(env[name] ?? '[]') as string[];
+  const sourceType = env[BISECT_ENV.sourceType];
+  const sourceLocation = env[BISECT_ENV.sourceLocation];
+  return {
+    bucket: need(BISECT_ENV.bucket),
+    listProject: need(BISECT_ENV.listProject),
+    topicArn: need(BISECT_ENV.topicArn),
+    rollbackFunction: env[BISECT_ENV.rollbackFunction] || undefined,
+    rollbackApps: list(BISECT_ENV.rollbackApps),
+    ...(sourceType &&
+      sourceLocation && {
+        source: {
+          type: sourceType,
+          location: sourceLocation,
+          ...(env[BISECT_ENV.connectionArn] && { connectionArn: env[BISECT_ENV.connectionArn] }),
+        },
+      }),
+    policy: {
+      projects: list(BISECT_ENV.projects),
+      releaseBranch: need(BISECT_ENV.releaseBranch),
+      releasePipelines: list(BISECT_ENV.releasePipelines),
+      retries: Number(need(BISECT_ENV.retries)),
+      autoRollback: env[BISECT_ENV.autoRollback] === 'true',
+    },
+  };
+}
+
+const s3 = new S3Client({});
+const sns = new SNSClient({});
+const lambda = new LambdaClient({});
+const codebuild = new CodeBuildClient({});
+let runtime: { deps: BisectDeps; config: BisectConfig } | undefined;
+
+function init(): { deps: BisectDeps; config: BisectConfig } {
+  const config = configFromEnv(process.env);
+  const deps: BisectDeps = {
+    store: new SessionStore(s3, config.bucket),
+    runner: new CodeBuildRunner(codebuild),
+    listProject: config.listProject,
+    ...(config.source && { source: config.source }),
+    notify: async ({ subject, message }) => {
+      await sns.send(new PublishCommand({ TopicArn: config.topicArn, Subject: subject, Message: message }));
+    },
+    ...(config.rollbackFunction && {
+      rollback: (session) =>
+        rollbackIfLive(
+          {
+            s3,
+            bucket: config.bucket,
+            apps: config.rollbackApps,
+            emergencyRollback: (request) =>
+              invokeEmergencyRollback(lambda, config.rollbackFunction!, request),
+          },
+          session,
+        ),
+    }),
+  };
+  return { deps, config: { policy: config.policy } };
+}
+
+export async function handler(event: unknown): Promise<BisectResponse> {
+  runtime ??= init();
+  return processBisectEvent(runtime.deps, runtime.config, event);
+}
