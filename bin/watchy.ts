@@ -15,6 +15,8 @@ function register(name: string, summary: string, load: () => Promise<{ command: 
 }
 
 // Subcommands: one module each under cli/commands/, registered here in help order.
+register('package', 'package a built binary: raw, .gz, metadata JSON and Lambda zip', () => import('../cli/commands/package'));
+register('build', 'run a buildspec (nuitka or rust) on this machine, as CodeBuild does', () => import('../cli/commands/build'));
 void register;
 
 function version(): string {
