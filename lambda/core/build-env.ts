@@ -24,6 +24,8 @@ export const PYTHON_VERSION = 'PYTHON_VERSION';
 export const WATCHY_ECR_REPOSITORY_URI = 'WATCHY_ECR_REPOSITORY_URI';
 /** Image projects: the service's directory in the repository (catalog `sourcePath`). */
 export const WATCHY_SOURCE_PATH = 'WATCHY_SOURCE_PATH';
+/** Browsable URL of the source repository (OCI `org.opencontainers.image.source`). */
+export const WATCHY_SOURCE_URL = 'WATCHY_SOURCE_URL';
 /** Image projects: `dockerfile` or `buildpacks` (catalog `builder`). */
 export const WATCHY_IMAGE_BUILDER = 'WATCHY_IMAGE_BUILDER';
 

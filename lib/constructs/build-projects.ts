@@ -1,0 +1,274 @@
+import { join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { Architecture } from '../../lambda/core/artifacts';
+import {
+  DEFAULT_VERSION,
+  PYTHON_VERSION as PYTHON_VERSION_VARIABLE,
+  WATCHY_APP,
+  WATCHY_ARCH,
+  WATCHY_BASE_URL,
+  WATCHY_ECR_REPOSITORY_URI,
+  WATCHY_IMAGE_BUILDER,
+  WATCHY_MODE,
+  WATCHY_RELEASE_BUCKET,
+  WATCHY_SOURCE_PATH,
+  WATCHY_SOURCE_URL,
+  WATCHY_VERSION,
+} from '../../lambda/core/build-env';
+import { PYTHON_VERSION } from '../../lambda/core/versions';
+import type { WatchyConfig } from '../config';
+import { BuildProject, loadBuildSpec, type BuildCache, type LoadedBuildSpec } from './build-project';
+import type { BuildStorage } from './build-storage';
+import type { SourceConnection } from './source-connection';
+
+/** The buildspec file of each kind of project, in `buildspecs/`. */
+export const BUILDSPEC_FILES = {
+  nuitka: 'nuitka.yml',
+  rust: 'rust-lambda.yml',
+  image: 'image.yml',
+  tests: 'test.yml',
+  scan: 'scan.yml',
+} as const;
+export type ProjectKind = keyof typeof BUILDSPEC_FILES;
+
+/** The repository's buildspecs/ folder. */
+export const DEFAULT_BUILDSPEC_DIR = join(__dirname, '..', '..', 'buildspecs');
+/** WATCHY_APP of the Rust workspace build (it builds every `[[bin]]` of the workspace). */
+export const RUST_APP = 'rust';
+
+/** One thing the pipeline builds: an app (or service, or the Rust workspace) on one architecture. */
+export interface BuildTarget {
+  readonly kind: 'nuitka' | 'rust' | 'image';
+  /** WATCHY_APP of the build. */
+  readonly app: string;
+  readonly architecture: Architecture;
+  /** Key of the project that builds it (`nuitka-x86_64`, `rust-arm64`, `image-status-api-x86_64`). */
+  readonly projectKey: string;
+}
+
+export const projectKeys = {
+  nuitka: (arch: Architecture) => `nuitka-${arch}`,
+  rust: (arch: Architecture) => `rust-${arch}`,
+  /** One image project per service and architecture: each may push only to its own repository. */
+  image: (service: string, arch: Architecture) => `image-${service}-${arch}`,
+  tests: 'tests',
+  scan: 'scan',
+} as const;
+
+/** Every build of the catalog, in pipeline order: Nuitka apps, the Rust workspace, images. */
+export function buildTargets(catalog: WatchyConfig['catalog']): BuildTarget[] {
+  const targets: BuildTarget[] = [];
+  for (const app of catalog.nuitkaApps) {
+    for (const architecture of app.architectures) {
+      targets.push({
+        kind: 'nuitka',
+        app: app.name,
+        architecture,
+        projectKey: projectKeys.nuitka(architecture),
+      });
+    }
+  }
+  for (const architecture of catalog.rustWorkspace?.architectures ?? []) {
+    targets.push({ kind: 'rust', app: RUST_APP, architecture, projectKey: projectKeys.rust(architecture) });
+  }
+  for (const service of catalog.containerServices) {
+    for (const architecture of service.architectures) {
+      targets.push({
+        kind: 'image',
+        app: service.name,
+        architecture,
+        projectKey: projectKeys.image(service.name, architecture),
+      });
+    }
+  }
+  return targets;
+}
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export function logRetention(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
+  if (!allowed.includes(days)) {
+    throw new Error(`log retention ${days} days is not one CloudWatch Logs offers: ${allowed.join(', ')}`);
+  }
+  return days as logs.RetentionDays;
+}
+
+export interface BuildProjectsProps {
+  readonly catalog: WatchyConfig['catalog'];
+  readonly build: WatchyConfig['build'];
+  /** Release builds stage their output under `staging/${aws:userid}/` of this bucket. */
+  readonly releaseBucket: s3.IBucket;
+  /** BinaryDistributionUrl (WATCHY_BASE_URL of binary builds). */
+  readonly binaryDistributionUrl: string;
+  /** ECR repository of each container service, keyed by service name. */
+  readonly repositories: ReadonlyMap<string, ecr.IRepository>;
+  readonly source: SourceConnection;
+  readonly storage: BuildStorage;
+  /** Prefix of the log group names (the build key allows CloudWatch Logs under it). */
+  readonly logGroupPrefix: string;
+  /** Where the buildspec YAML files are. @default DEFAULT_BUILDSPEC_DIR */
+  readonly buildspecDir?: string;
+}
+
+/**
+ * Every CodeBuild project of the platform, keyed: `nuitka-<arch>` and `rust-<arch>` (one per
+ * architecture the catalog builds, since a project has one image and a build matrix cannot mix
+ * x86 and ARM), `image-<service>-<arch>`, `tests` and `scan`.
+ */
+export class BuildProjects extends Construct {
+  readonly projects: ReadonlyMap<string, codebuild.Project>;
+  readonly buildProjects: ReadonlyMap<string, BuildProject>;
+  readonly targets: readonly BuildTarget[];
+
+  constructor(scope: Construct, id: string, props: BuildProjectsProps) {
+    super(scope, id);
+    const dir = props.buildspecDir ?? DEFAULT_BUILDSPEC_DIR;
+    const specs = new Map<ProjectKind, LoadedBuildSpec>();
+    const spec = (kind: ProjectKind): LoadedBuildSpec => {
+      let loaded = specs.get(kind);
+      if (!loaded) specs.set(kind, (loaded = loadBuildSpec(join(dir, BUILDSPEC_FILES[kind]))));
+      return loaded;
+    };
+    const { timeouts } = props.build;
+    const retention = logRetention(props.build.logRetentionDays);
+    const projects = new Map<string, BuildProject>();
+    const add = (
+      key: string,
+      kind: ProjectKind,
+      architecture: Architecture,
+      options: {
+        description: string;
+        timeoutMinutes: number;
+        computeType: codebuild.ComputeType;
+        environment: Record<string, string>;
+        cache: BuildCache;
+        privileged?: { reason: string };
+      },
+    ): BuildProject => {
+      const project = new BuildProject(this, pascal(key), {
+        description: options.description,
+        buildSpec: spec(kind),
+        architecture,
+        computeType: options.computeType,
+        timeout: Duration.minutes(options.timeoutMinutes),
+        environment: {
+          [WATCHY_ARCH]: architecture,
+          [WATCHY_MODE]: 'release',
+          [WATCHY_VERSION]: DEFAULT_VERSION,
+          [WATCHY_SOURCE_URL]: props.source.repositoryUrl,
+          ...options.environment,
+        },
+        encryptionKey: props.storage.key,
+        logGroupName: `${props.logGroupPrefix}${key}`,
+        logRetention: retention,
+        cache: options.cache,
+        source: props.source,
+        privileged: options.privileged,
+      });
+      projects.set(key, project);
+      return project;
+    };
+    const s3Cache = (key: string): BuildCache => ({
+      kind: 's3',
+      bucket: props.storage.cacheBucket,
+      prefix: key,
+    });
+    const binaryEnvironment = {
+      [WATCHY_RELEASE_BUCKET]: props.releaseBucket.bucketName,
+      [WATCHY_BASE_URL]: props.binaryDistributionUrl,
+    };
+
+    const targets = buildTargets(props.catalog);
+    for (const architecture of unique(
+      targets.filter((t) => t.kind === 'nuitka').map((t) => t.architecture),
+    )) {
+      const key = projectKeys.nuitka(architecture);
+      add(key, 'nuitka', architecture, {
+        description: `Nuitka monitor binaries, ${architecture} (buildspecs/${BUILDSPEC_FILES.nuitka})`,
+        timeoutMinutes: timeouts.binaries,
+        computeType: codebuild.ComputeType.LARGE,
+        environment: { ...binaryEnvironment, [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+        cache: s3Cache(key),
+      }).grantStaging(props.releaseBucket);
+    }
+    for (const architecture of unique(targets.filter((t) => t.kind === 'rust').map((t) => t.architecture))) {
+      const key = projectKeys.rust(architecture);
+      add(key, 'rust', architecture, {
+        description: `Rust Lambda binaries, ${architecture} (buildspecs/${BUILDSPEC_FILES.rust})`,
+        timeoutMinutes: timeouts.binaries,
+        computeType: codebuild.ComputeType.LARGE,
+        environment: { ...binaryEnvironment, [WATCHY_APP]: RUST_APP },
+        cache: s3Cache(key),
+      }).grantStaging(props.releaseBucket);
+    }
+    for (const service of props.catalog.containerServices) {
+      const repository = props.repositories.get(service.name);
+      if (!repository)
+        throw new Error(`BuildProjects: no ECR repository for container service ${service.name}`);
+      for (const architecture of service.architectures) {
+        const key = projectKeys.image(service.name, architecture);
+        add(key, 'image', architecture, {
+          description: `Container image of ${service.name}, ${architecture} (buildspecs/${BUILDSPEC_FILES.image})`,
+          timeoutMinutes: timeouts.images,
+          computeType: codebuild.ComputeType.MEDIUM,
+          environment: {
+            [WATCHY_APP]: service.name,
+            [WATCHY_SOURCE_PATH]: service.sourcePath,
+            [WATCHY_IMAGE_BUILDER]: service.builder,
+            [WATCHY_ECR_REPOSITORY_URI]: repository.repositoryUri,
+          },
+          cache: { kind: 'local-docker' },
+          privileged: {
+            reason: `Builds the ${service.name} image with the Docker daemon of the build container (docker build / pack build), which needs privileged mode; the role can push only to the ${service.name} repository.`,
+          },
+        }).grantPush(repository);
+      }
+    }
+    add(projectKeys.tests, 'tests', 'x86_64', {
+      description: `Type-check, lint and tests (buildspecs/${BUILDSPEC_FILES.tests})`,
+      timeoutMinutes: timeouts.tests,
+      computeType: codebuild.ComputeType.MEDIUM,
+      environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+      cache: s3Cache(projectKeys.tests),
+    });
+    if (props.catalog.containerServices.length > 0) {
+      const scan = add(projectKeys.scan, 'scan', 'x86_64', {
+        description: `Waits for the ECR scan of a pushed image; fails on CRITICAL/HIGH (buildspecs/${BUILDSPEC_FILES.scan})`,
+        timeoutMinutes: timeouts.scans,
+        computeType: codebuild.ComputeType.SMALL,
+        environment: {},
+        cache: { kind: 'none' },
+      });
+      scan.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadScanResults',
+          actions: ['ecr:DescribeImageScanFindings', 'ecr:DescribeImages'],
+          resources: props.catalog.containerServices.map(
+            (s) => props.repositories.get(s.name)!.repositoryArn,
+          ),
+        }),
+      );
+    }
+    this.buildProjects = projects;
+    this.projects = new Map([...projects].map(([key, p]) => [key, p.project]));
+    this.targets = targets;
+  }
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}
+
+/** `image-status-api-x86_64` -> `ImageStatusApiX8664` (construct ids). */
+function pascal(key: string): string {
+  return key
+    .split(/[-_]/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
