@@ -1,0 +1,243 @@
+/**
+ * The publish request: written by `watchy stage` next to the staged objects, read by the publish
+ * core (Lambda or CLI). One zod schema, imported by the stager, the publisher, the CLI and the tests.
+ *
+ * Staged keys: `staging/{build session}/{artifact name}/{version}/{file}`, where the build session
+ * is the STS user id of the build (`{role id}:AWSCodeBuild-{uuid}`), the only prefix the build's
+ * role may write. The publisher accepts a request only if the request and every object it names sit
+ * under that one prefix, so a build can never promote what another build staged.
+ */
+import { z } from 'zod';
+import {
+  APP_NAME_PATTERN,
+  ARCHITECTURES,
+  BINARY_TYPES,
+  SEMVER_PATTERN,
+  STAGING_PREFIX,
+  artifactName,
+  distFileNames,
+  type ArtifactRef,
+} from '../artifacts';
+import { ReleaseError } from './errors';
+
+/** File name of the publish request inside the staging folder. */
+export const PUBLISH_REQUEST_FILE = 'publish-request.json';
+/** File name of a batch of publish requests, directly under `staging/{session}/`. */
+export const PUBLISH_BATCH_FILE = 'publish-batch.json';
+/** Most requests in one batch. */
+export const MAX_BATCH_REQUESTS = 64;
+/** Requests (and direct invocations) larger than this are refused before parsing. */
+export const MAX_PUBLISH_REQUEST_BYTES = 16 * 1024;
+/** Largest `.gz` the publisher will read, verify and copy (it holds one in memory). */
+export const MAX_COMPRESSED_BYTES = 512 * 1024 * 1024;
+/** Largest raw binary (matches `binary_size` in the metadata schema). */
+export const MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected 64 lowercase hex characters' });
+const appName = z.string().regex(APP_NAME_PATTERN, {
+  message: 'expected 1-40 lowercase letters, digits or inner hyphens',
+});
+const version = z
+  .string()
+  .max(128)
+  .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
+/** A key under `staging/`, with no empty, `.` or `..` segments. */
+const stagedKey = z
+  .string()
+  .max(1024)
+  .refine((key) => key.startsWith(`${STAGING_PREFIX}/`) && key.split('/').every(isPlainSegment), {
+    message: `expected a key under ${STAGING_PREFIX}/ without empty, "." or ".." segments`,
+  });
+
+export const StagedObjectSchema = z.strictObject({
+  key: stagedKey,
+  /** Bytes of the staged object. */
+  size: z.number().int().min(1).max(MAX_COMPRESSED_BYTES),
+  /** SHA-256 of the staged object's bytes, lowercase hex. */
+  sha256: sha256Hex,
+});
+
+export const PublishRequestSchema = z.strictObject({
+  requestVersion: z.literal(1),
+  app: appName,
+  version,
+  architecture: z.enum(ARCHITECTURES),
+  binaryType: z.enum(BINARY_TYPES),
+  /** Git commit the build compiled. */
+  sourceRevision: z.string().regex(/^[0-9a-f]{7,64}$/, { message: 'expected a git commit id (hex)' }),
+  /** CodeBuild build id (`project:uuid`) or any id of the build that staged the objects. */
+  buildId: z.string().min(1).max(256),
+  /** Branch the build ran for, as the build saw it; the pipeline's own value wins when both are given. */
+  branch: z.string().min(1).max(255).optional(),
+  /** The staged `.gz`: its size and sha256 (compressed), plus the raw binary's size and sha256. */
+  binary: StagedObjectSchema.extend({
+    rawSize: z.number().int().min(1).max(MAX_RAW_BYTES),
+    rawSha256: sha256Hex,
+  }),
+  /** The metadata JSON that `watchy package` wrote. */
+  metadata: StagedObjectSchema,
+  /** Metadata fields from the package that the publisher carries into the released metadata. */
+  package: z.strictObject({
+    saas_app: z.string().min(1).max(100),
+    build_time: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/, { message: 'expected ISO-8601 UTC' }),
+    runtime_environment: z.string().min(1).max(64),
+    lambda_compatible: z.boolean(),
+    python_version: z
+      .string()
+      .regex(/^3\.\d{1,2}$/)
+      .optional(),
+  }),
+});
+
+export type PublishRequest = z.output<typeof PublishRequestSchema>;
+export type StagedObject = z.output<typeof StagedObjectSchema>;
+
+const requestKey = stagedKey.refine((key) => key.endsWith(`/${PUBLISH_REQUEST_FILE}`), {
+  message: `expected a key ending in /${PUBLISH_REQUEST_FILE}`,
+});
+
+export const PublishBatchSchema = z.strictObject({
+  batchVersion: z.literal(1),
+  requests: z.array(requestKey).min(1).max(MAX_BATCH_REQUESTS),
+});
+export type PublishBatch = z.output<typeof PublishBatchSchema>;
+
+/** How the publish core is invoked: the pipeline's UserParameters, a direct Lambda call, the CLI. */
+export const PublishInvocationSchema = z.strictObject({
+  requestKey: stagedKey.refine(
+    (key) =>
+      key.endsWith(`/${PUBLISH_REQUEST_FILE}`) ||
+      (key.endsWith(`/${PUBLISH_BATCH_FILE}`) && key.split('/').length === 3),
+    {
+      message: `expected a key ending in /${PUBLISH_REQUEST_FILE} or staging/{session}/${PUBLISH_BATCH_FILE}`,
+    },
+  ),
+  branch: z.string().min(1).max(255),
+});
+export type PublishInvocation = z.output<typeof PublishInvocationSchema>;
+
+export function artifactRefOf(
+  request: Pick<PublishRequest, 'app' | 'binaryType' | 'architecture'>,
+): ArtifactRef {
+  return { app: request.app, binaryType: request.binaryType, architecture: request.architecture };
+}
+
+/** `staging/{session}/` of a staged key. */
+export function sessionPrefixOf(key: string): string {
+  const [prefix, session] = key.split('/');
+  return `${prefix}/${session}/`;
+}
+
+/** The folder the stager writes one artifact's files into. */
+export function stagingFolder(session: string, ref: ArtifactRef, releaseVersion: string): string {
+  if (!isPlainSegment(session) || session.length > 256) {
+    throw new ReleaseError('invalid-request', `invalid build session id ${JSON.stringify(session)}`);
+  }
+  return `${STAGING_PREFIX}/${session}/${artifactName(ref)}/${releaseVersion}/`;
+}
+
+/** The keys a request must use, derived from its own app, type, architecture and version. */
+export function expectedStagedKeys(request: PublishRequest, requestKey: string) {
+  const folder = stagingFolder(requestKey.split('/')[1] ?? '', artifactRefOf(request), request.version);
+  const files = distFileNames(artifactRefOf(request), request.version);
+  return {
+    folder,
+    request: `${folder}${PUBLISH_REQUEST_FILE}`,
+    binary: `${folder}${files.gz}`,
+    metadata: `${folder}${files.metadata}`,
+  };
+}
+
+/** Parses JSON text of a publish request (size-capped): one-line ReleaseError naming the field. */
+export function parsePublishRequestJson(text: string | Buffer): PublishRequest {
+  const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+  if (size > MAX_PUBLISH_REQUEST_BYTES) {
+    throw new ReleaseError(
+      'invalid-request',
+      `invalid publish request: ${size} bytes is over the ${MAX_PUBLISH_REQUEST_BYTES}-byte limit`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString());
+  } catch (error) {
+    throw new ReleaseError(
+      'invalid-request',
+      `invalid publish request: not JSON (${(error as Error).message})`,
+    );
+  }
+  return parseWith(PublishRequestSchema, value, 'publish request');
+}
+
+export function parsePublishBatchJson(text: string | Buffer): PublishBatch {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString());
+  } catch (error) {
+    throw new ReleaseError(
+      'invalid-request',
+      `invalid publish batch: not JSON (${(error as Error).message})`,
+    );
+  }
+  return parseWith(PublishBatchSchema, value, 'publish batch');
+}
+
+export function parsePublishRequest(value: unknown): PublishRequest {
+  return parseWith(PublishRequestSchema, value, 'publish request');
+}
+
+export function parsePublishInvocation(value: unknown): PublishInvocation {
+  return parseWith(PublishInvocationSchema, value, 'publish invocation');
+}
+
+/** zod parse with the first issue as one line: `invalid {what}: {path}: {message}[, got {value}]`. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const size = jsonSize(value);
+  if (size > MAX_PUBLISH_REQUEST_BYTES) {
+    throw new ReleaseError(
+      'invalid-request',
+      `invalid ${what}: ${size} bytes is over the ${MAX_PUBLISH_REQUEST_BYTES}-byte limit`,
+    );
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ReleaseError(
+    'invalid-request',
+    `invalid ${what}: ${describeIssue(result.error.issues[0], value)}`,
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined, raw: unknown): string {
+  if (!issue) return 'unknown problem';
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+  if (issue.code === 'unrecognized_keys')
+    return `${path === '(root)' ? '' : `${path}.`}${issue.keys[0]}: unknown field`;
+  const got = valueAt(raw, issue.path);
+  if (got === undefined && issue.code === 'invalid_type') return `${path}: required field is missing`;
+  const shown = typeof got === 'string' ? JSON.stringify(got.slice(0, 80)) : JSON.stringify(got);
+  const suffix = got === undefined || typeof got === 'object' ? '' : `, got ${shown}`;
+  return `${path}: ${issue.message}${suffix}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function jsonSize(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+function isPlainSegment(segment: string): boolean {
+  return segment !== '' && segment !== '.' && segment !== '..' && !/[\\\u0000-\u001f]/.test(segment);
+}

@@ -1,0 +1,245 @@
+/**
+ * Rollbacks move the latest pointer back to an older release by publishing a NEW, higher
+ * `metadata_version` (signed) whose fields are the old release's: consumers never accept a lower
+ * metadata_version, so going back is a step forward for them.
+ *
+ *   emergency rollback: to the newest release in the history before the current one that is not
+ *                       marked bad and whose artifact still verifies; the current one is marked bad.
+ *   rollback to version: to that version, which must be published and verify; the current one is
+ *                        marked bad.
+ *
+ * Both refuse to point at anything missing or not matching its hashes. When the good release's
+ * artifact is gone and `rebuild` is set, the outcome asks for a rebuild of its commit instead.
+ */
+import { randomUUID } from 'node:crypto';
+import { artifactName, type ArtifactRef } from '../artifacts';
+import type { ReleaseDeps } from './deps';
+import { ReleaseError } from './errors';
+import type { HistoryEntry, ReleaseHistory } from './history';
+import {
+  parsePointerOperation,
+  refOf,
+  type EmergencyRollbackRequest,
+  type RollbackToVersionRequest,
+} from './operations';
+import {
+  movePointer,
+  type MoveOutcome,
+  type MovePlan,
+  type PointerState,
+  type PointerTarget,
+} from './pointer';
+import { loadVersionedMetadata, loadVersionedTarget } from './targets';
+
+export type RollbackResult =
+  | {
+      readonly outcome: 'rolled-back' | 'already-done';
+      readonly artifact: string;
+      readonly from?: string;
+      readonly to: string;
+      readonly metadataVersion: number;
+      /** A newer move landed first; the history has this move, the pointer shows the newer one. */
+      readonly superseded?: boolean;
+    }
+  | { readonly outcome: 'unchanged'; readonly artifact: string; readonly detail: string }
+  | {
+      readonly outcome: 'rebuild-needed';
+      readonly artifact: string;
+      readonly version: string;
+      readonly sourceRevision: string;
+      readonly detail: string;
+    };
+
+/** Runs either rollback from a parsed or raw request (what the publish Lambda does when forwarded one). */
+export async function runPointerOperation(deps: ReleaseDeps, raw: unknown): Promise<RollbackResult> {
+  const request = parsePointerOperation(raw);
+  return request.action === 'rollback' ? rollbackToVersion(deps, request) : emergencyRollback(deps, request);
+}
+
+export async function emergencyRollback(
+  deps: ReleaseDeps,
+  request: Omit<EmergencyRollbackRequest, 'action'>,
+): Promise<RollbackResult> {
+  const ref = refOf(request);
+  const targets = new TargetCache(deps, ref);
+  const outcome = await movePointer(
+    deps,
+    ref,
+    request.requestId ?? randomUUID(),
+    async (history, pointer): Promise<MovePlan> => {
+      const current = currentVersion(history, pointer);
+      if (current === undefined)
+        throw new ReleaseError('not-found', `nothing has been promoted for ${artifactName(ref)}`);
+      const reason = request.reason ?? 'emergency rollback';
+      let missing: { entry: HistoryEntry; detail: string } | undefined;
+      for (const entry of goodCandidates(history, current)) {
+        const loaded = await targets.load(entry.version);
+        if ('target' in loaded) {
+          return {
+            kind: 'move',
+            target: loaded.target,
+            entry: entryFor('emergency-rollback', loaded.target, reason),
+            markBad: { version: current, reason },
+          };
+        }
+        missing ??= { entry, detail: loaded.detail };
+        if (request.rebuild && entry.sourceRevision) {
+          return {
+            kind: 'rebuild',
+            version: entry.version,
+            sourceRevision: entry.sourceRevision,
+            reason: `the artifact of ${entry.version} is gone: ${loaded.detail}`,
+          };
+        }
+      }
+      const why = missing ? `; ${missing.entry.version} fails: ${missing.detail}` : '';
+      throw new ReleaseError(
+        'not-found',
+        `no earlier good release of ${artifactName(ref)} with intact artifacts in the history (current ${current})${why}`,
+      );
+    },
+    (entry) => loadVersionedTarget(deps.store, ref, entry.version),
+  );
+  return describe(ref, outcome);
+}
+
+export async function rollbackToVersion(
+  deps: ReleaseDeps,
+  request: Omit<RollbackToVersionRequest, 'action'>,
+): Promise<RollbackResult> {
+  const ref = refOf(request);
+  const targets = new TargetCache(deps, ref);
+  const outcome = await movePointer(
+    deps,
+    ref,
+    request.requestId ?? randomUUID(),
+    async (history, pointer): Promise<MovePlan> => {
+      const current = currentVersion(history, pointer);
+      if (current === request.version)
+        return { kind: 'noop', reason: `the latest pointer is already at ${request.version}` };
+      const bad = history.bad[request.version];
+      if (bad) {
+        throw new ReleaseError(
+          'conflict',
+          `version ${request.version} of ${artifactName(ref)} is marked bad (${bad.reason}); refusing to roll back to it`,
+        );
+      }
+      const loaded = await targets.load(request.version);
+      if (!('target' in loaded)) {
+        const sourceRevision = loaded.sourceRevision ?? findRevision(history, request.version);
+        if (request.rebuild && sourceRevision) {
+          return { kind: 'rebuild', version: request.version, sourceRevision, reason: loaded.detail };
+        }
+        throw new ReleaseError(loaded.kind, loaded.detail);
+      }
+      const reason = request.reason ?? `rollback to ${request.version}`;
+      return {
+        kind: 'move',
+        target: loaded.target,
+        entry: entryFor('rollback', loaded.target, reason),
+        ...(current === undefined ? {} : { markBad: { version: current, reason } }),
+      };
+    },
+    (entry) => loadVersionedTarget(deps.store, ref, entry.version),
+  );
+  return describe(ref, outcome);
+}
+
+function describe(ref: ArtifactRef, outcome: MoveOutcome): RollbackResult {
+  const artifact = artifactName(ref);
+  switch (outcome.kind) {
+    case 'moved':
+    case 'retry':
+      return {
+        outcome: outcome.kind === 'moved' ? 'rolled-back' : 'already-done',
+        artifact,
+        ...(outcome.entry.replaced === undefined ? {} : { from: outcome.entry.replaced }),
+        to: outcome.entry.version,
+        metadataVersion: outcome.entry.metadataVersion,
+        ...(outcome.kind === 'moved' && outcome.superseded ? { superseded: true } : {}),
+      };
+    case 'noop':
+      return { outcome: 'unchanged', artifact, detail: outcome.reason };
+    case 'rebuild':
+      return {
+        outcome: 'rebuild-needed',
+        artifact,
+        version: outcome.version,
+        sourceRevision: outcome.sourceRevision,
+        detail: outcome.reason,
+      };
+  }
+}
+
+function currentVersion(history: ReleaseHistory, pointer: PointerState): string | undefined {
+  return pointer.metadata?.version ?? history.entries[history.entries.length - 1]?.version;
+}
+
+/** Newest first, one entry per version, skipping the current version and versions marked bad. */
+function goodCandidates(history: ReleaseHistory, current: string): HistoryEntry[] {
+  const seen = new Set<string>([current]);
+  const candidates: HistoryEntry[] = [];
+  for (const entry of [...history.entries].reverse()) {
+    if (seen.has(entry.version) || history.bad[entry.version]) continue;
+    seen.add(entry.version);
+    candidates.push(entry);
+  }
+  return candidates;
+}
+
+function findRevision(history: ReleaseHistory, version: string): string | undefined {
+  return [...history.entries].reverse().find((e) => e.version === version && e.sourceRevision)
+    ?.sourceRevision;
+}
+
+function entryFor(action: 'rollback' | 'emergency-rollback', target: PointerTarget, reason: string) {
+  return {
+    action,
+    version: target.metadata.version,
+    sha256: target.metadata.sha256,
+    compressedSha256: target.metadata.compressed_sha256 ?? '',
+    ...(target.metadata.source_revision ? { sourceRevision: target.metadata.source_revision } : {}),
+    ...(target.metadata.build_id ? { buildId: target.metadata.build_id } : {}),
+    reason,
+  };
+}
+
+type Loaded =
+  | { readonly target: PointerTarget }
+  | {
+      readonly kind: 'not-found' | 'verification';
+      readonly detail: string;
+      readonly sourceRevision?: string;
+    };
+
+/** Verifies each candidate version once per request, however many compare-and-swap rounds it takes. */
+class TargetCache {
+  private readonly loaded = new Map<string, Promise<Loaded>>();
+  constructor(
+    private readonly deps: ReleaseDeps,
+    private readonly ref: ArtifactRef,
+  ) {}
+
+  load(version: string): Promise<Loaded> {
+    let promise = this.loaded.get(version);
+    if (!promise) {
+      promise = this.tryLoad(version);
+      this.loaded.set(version, promise);
+    }
+    return promise;
+  }
+
+  private async tryLoad(version: string): Promise<Loaded> {
+    try {
+      return { target: await loadVersionedTarget(this.deps.store, this.ref, version) };
+    } catch (error) {
+      if (!(error instanceof ReleaseError) || (error.kind !== 'not-found' && error.kind !== 'verification'))
+        throw error;
+      const sourceRevision = await loadVersionedMetadata(this.deps.store, this.ref, version).then(
+        (m) => m.source_revision,
+        () => undefined,
+      );
+      return { kind: error.kind, detail: error.message, ...(sourceRevision ? { sourceRevision } : {}) };
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { BINARIES_PREFIX, STAGING_PREFIX, STATE_PREFIX } from '../../lambda/core/artifacts';
+import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE } from '../../lambda/core/release/environment';
+import type { SigningKey } from './signing-key';
+import { acknowledgeWildcardResource } from './nag-wildcard';
+import { WatchyFunction } from './watchy-function';
+
+export interface PublishFunctionProps {
+  /** The release bucket (`staging/`, `binaries/`, `state/`). */
+  readonly releaseBucket: s3.IBucket;
+  /** The signing key; this function's role becomes its only signer. */
+  readonly signingKey: SigningKey;
+  /** CloudFront in front of `binaries/`; pointer paths are invalidated on every move. */
+  readonly distribution: cloudfront.IDistribution;
+  /** BinaryDistributionUrl (`https://…/binaries`), the base of `download_url`. */
+  readonly binaryDistributionUrl: string;
+  /** Branch whose builds are promoted. */
+  readonly releaseBranch: string;
+  /** Branch whose builds publish versioned artifacts only. */
+  readonly integrationBranch: string;
+  /** Physical function name (the CLI invokes it by name). */
+  readonly functionName: string;
+  /** @default Duration.minutes(5) */
+  readonly timeout?: Duration;
+  /** Enough for one `.gz` in memory plus the SDK. @default 2048 */
+  readonly memorySize?: number;
+}
+
+/**
+ * The publish function and its role: read `staging/`, `binaries/` and `state/`; write `binaries/`
+ * and `state/` (never `staging/`); sign with the signing key (the only role that can); invalidate the
+ * distribution; report CodePipeline job results.
+ */
+export class PublishFunction extends Construct {
+  readonly function: lambda.IFunction;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: PublishFunctionProps) {
+    super(scope, id);
+    const fn = new WatchyFunction(this, 'Publish', {
+      entry: join(__dirname, '..', '..', 'lambda', 'publish', 'index.ts'),
+      description:
+        'Verifies staged builds, writes signed versioned metadata, promotes and rolls back latest pointers',
+      timeout: props.timeout ?? Duration.minutes(5),
+      memorySize: props.memorySize ?? 2048,
+      invocation: { kind: 'async' },
+      environment: {
+        [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
+        [RELEASE_ENV.signingKeyArn]: props.signingKey.key.keyArn,
+        [RELEASE_ENV.distributionId]: props.distribution.distributionId,
+        [RELEASE_ENV.binaryDistributionUrl]: props.binaryDistributionUrl,
+        [RELEASE_ENV.releaseBranch]: props.releaseBranch,
+        [RELEASE_ENV.integrationBranch]: props.integrationBranch,
+        [RELEASE_ENV.metricsNamespace]: RELEASE_METRICS_NAMESPACE,
+      },
+    });
+    (fn.function.node.defaultChild as lambda.CfnFunction).functionName = props.functionName;
+    this.function = fn.function;
+    this.role = fn.role;
+
+    const bucket = props.releaseBucket;
+    const keys = (prefix: string) => bucket.arnForObjects(`${prefix}/*`);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadReleaseObjects',
+        actions: ['s3:GetObject'],
+        resources: [keys(STAGING_PREFIX), keys(BINARIES_PREFIX), keys(STATE_PREFIX)],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteReleasesAndState',
+        actions: ['s3:PutObject'],
+        resources: [keys(BINARIES_PREFIX), keys(STATE_PREFIX)],
+      }),
+    );
+    // Without ListBucket, S3 answers 403 instead of 404 for a missing key, and create-only writes
+    // could not tell "absent" from "forbidden".
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListReleaseBucket',
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+      }),
+    );
+    bucket.encryptionKey?.grantEncryptDecrypt(this.role);
+    props.signingKey.grantSign(this.role);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvalidatePointers',
+        actions: ['cloudfront:CreateInvalidation'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'cloudfront',
+            region: '',
+            resource: 'distribution',
+            resourceName: props.distribution.distributionId,
+          }),
+        ],
+      }),
+    );
+    // A policy of its own (not the role's default one), so its wildcard is acknowledged for this
+    // statement alone.
+    const jobs = new iam.Policy(this, 'PipelineJobResults', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ReportPipelineJobs',
+          actions: ['codepipeline:PutJobSuccessResult', 'codepipeline:PutJobFailureResult'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    jobs.attachToRole(this.role);
+    Validations.of(jobs).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CodePipeline PutJobSuccessResult/PutJobFailureResult support no resource-level permissions; a job id is only known to the invoked function.',
+    });
+    acknowledgeWildcardResource(
+      this.role,
+      keys(STAGING_PREFIX),
+      'Reads (never writes) what builds staged: staging/{build session}/ keys are created per build at run time.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      keys(BINARIES_PREFIX),
+      'The publisher writes every released artifact: versioned and latest keys of all apps live under binaries/.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      keys(STATE_PREFIX),
+      'Release histories (state/history/{artifact}.json) are created per artifact at run time.',
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { BINARIES_PREFIX, STATE_PREFIX } from '../../lambda/core/artifacts';
+import { RELEASE_ENV } from '../../lambda/core/release/environment';
+import { acknowledgeWildcardResource } from './nag-wildcard';
+import { WatchyFunction } from './watchy-function';
+
+export interface RollbackFunctionProps {
+  /** The release bucket; this function only reads `binaries/` and `state/`. */
+  readonly releaseBucket: s3.IBucket;
+  /** The publish function, which moves pointers (it alone holds the signing key). */
+  readonly publishFunction: lambda.IFunction;
+  /** Projects that rebuild a release whose artifact is gone, by `{binaryType}-{architecture}`. @default {} */
+  readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+  /** Physical function name (the CLI and bisect invoke it by name). */
+  readonly functionName: string;
+  /** @default Duration.minutes(5) */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The rollback function: operator entry point for rollbacks, history, status and list. It reads the
+ * release bucket, invokes the publish function for pointer writes and starts rebuilds; it cannot
+ * write releases or sign.
+ */
+export class RollbackFunction extends Construct {
+  readonly function: lambda.IFunction;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: RollbackFunctionProps) {
+    super(scope, id);
+    const projects = props.rebuildProjects ?? {};
+    const fn = new WatchyFunction(this, 'Rollback', {
+      entry: join(__dirname, '..', '..', 'lambda', 'rollback', 'index.ts'),
+      description: 'Emergency rollback, rollback to a version, history, status and list of Watchy releases',
+      timeout: props.timeout ?? Duration.minutes(5),
+      invocation: { kind: 'async' },
+      environment: {
+        [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
+        [RELEASE_ENV.publishFunction]: props.publishFunction.functionName,
+        [RELEASE_ENV.rebuildProjects]: JSON.stringify(
+          Object.fromEntries(Object.entries(projects).map(([key, project]) => [key, project.projectName])),
+        ),
+      },
+    });
+    (fn.function.node.defaultChild as lambda.CfnFunction).functionName = props.functionName;
+    this.function = fn.function;
+    this.role = fn.role;
+
+    const bucket = props.releaseBucket;
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadReleasesAndState',
+        actions: ['s3:GetObject'],
+        resources: [bucket.arnForObjects(`${BINARIES_PREFIX}/*`), bucket.arnForObjects(`${STATE_PREFIX}/*`)],
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      bucket.arnForObjects(`${BINARIES_PREFIX}/*`),
+      'Read only: rollbacks verify released artifacts of any app and version under binaries/.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      bucket.arnForObjects(`${STATE_PREFIX}/*`),
+      'Read only: release histories (state/history/{artifact}.json) of any artifact.',
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListReleaseBucket',
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+      }),
+    );
+    bucket.encryptionKey?.grantDecrypt(this.role);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'MovePointersThroughPublish',
+        actions: ['lambda:InvokeFunction'],
+        resources: [props.publishFunction.functionArn],
+      }),
+    );
+    const projectArns = [...new Set(Object.values(projects).map((p) => p.projectArn))];
+    if (projectArns.length > 0) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'StartRebuilds',
+          actions: ['codebuild:StartBuild'],
+          resources: projectArns,
+        }),
+      );
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { releaseFunctionNames } from '../../lambda/core/release/environment';
+import type { WatchyConfig } from '../config';
+import { PublishFunction } from '../constructs/publish-function';
+import { ReleaseTopic } from '../constructs/release-topic';
+import { RollbackFunction } from '../constructs/rollback-function';
+import { SigningKey } from '../constructs/signing-key';
+
+export interface ReleaseControlStackProps extends StackProps {
+  /** Prefix of stack and function names (`Watchy`, `Watchy-Prod`). */
+  readonly stackPrefix: string;
+  readonly source: WatchyConfig['source'];
+  readonly releaseControl: WatchyConfig['releaseControl'];
+  /** The release bucket (Distribution stack). */
+  readonly releaseBucket: s3.IBucket;
+  /** CloudFront in front of `binaries/` (Distribution stack). */
+  readonly distribution: cloudfront.IDistribution;
+  /** BinaryDistributionUrl (`https://…/binaries`), the base of every `download_url`. */
+  readonly binaryDistributionUrl: string;
+  /** Every build project (Build stack); bisect watches and starts them. @default [] */
+  readonly buildProjects?: readonly codebuild.IProject[];
+  /** The binary projects by `{binaryType}-{architecture}` (rollback rebuilds run there). @default {} */
+  readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+}
+
+/**
+ * Release control: the signing key, publish and rollback functions, the notifications topic, and
+ * (added by their constructs below) bisect, the notifier and the dashboard.
+ */
+export class ReleaseControlStack extends Stack {
+  readonly releaseBucket: s3.IBucket;
+  readonly topic: sns.ITopic;
+  readonly buildProjects: readonly codebuild.IProject[];
+  readonly signingKey: SigningKey;
+  readonly publishFunction: lambda.IFunction;
+  /** Invoke with `{"action": "emergency-rollback", "app": ..., "requestId": ...}` (lambda/core/release/operations.ts). */
+  readonly rollbackFunction: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: ReleaseControlStackProps) {
+    super(scope, id, props);
+    this.releaseBucket = props.releaseBucket;
+    this.buildProjects = props.buildProjects ?? [];
+    const names = releaseFunctionNames(props.stackPrefix);
+
+    this.topic = new ReleaseTopic(this, 'Notifications', {
+      emails: props.releaseControl.notificationEmails,
+    }).topic;
+    this.signingKey = new SigningKey(this, 'SigningKey', {
+      alias: `alias/${props.stackPrefix}-release-signing`,
+    });
+    const publish = new PublishFunction(this, 'Publish', {
+      releaseBucket: props.releaseBucket,
+      signingKey: this.signingKey,
+      distribution: props.distribution,
+      binaryDistributionUrl: props.binaryDistributionUrl,
+      releaseBranch: props.source.releaseBranch,
+      integrationBranch: props.source.integrationBranch,
+      functionName: names.publish,
+    });
+    this.publishFunction = publish.function;
+    this.rollbackFunction = new RollbackFunction(this, 'Rollback', {
+      releaseBucket: props.releaseBucket,
+      publishFunction: publish.function,
+      rebuildProjects: props.rebuildProjects,
+      functionName: names.rollback,
+    }).function;
+
+    // Bisect, notifier and dashboard constructs: added here, using this.releaseBucket, this.topic,
+    // this.buildProjects and this.rollbackFunction (grantInvoke) for automatic emergency rollback.
+
+    new CfnOutput(this, 'PublishFunctionName', { value: this.publishFunction.functionName });
+    new CfnOutput(this, 'RollbackFunctionName', { value: this.rollbackFunction.functionName });
+    new CfnOutput(this, 'SigningKeyArn', {
+      description: 'Verify release metadata with this key (kms get-public-key)',
+      value: this.signingKey.key.keyArn,
+    });
+    new CfnOutput(this, 'NotificationsTopicArn', { value: this.topic.topicArn });
+  }
+}
