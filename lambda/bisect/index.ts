@@ -6,7 +6,7 @@
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { CodeBuildRunner, type SourceOverride } from '../core/bisect/build-runner';
 import { BISECT_ENV } from '../core/bisect/contract';
@@ -14,6 +14,7 @@ import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from 
 import { summarizeSession, type SessionSummary } from '../core/bisect/status';
 import { SessionStore } from '../core/bisect/session-store';
 import { invokeEmergencyRollback } from '../core/release/invoke';
+import { publishMessage } from '../notifier/publish';
 import { rollbackIfLive } from './rollback';
 
 const BuildEventSchema = z.object({
@@ -156,8 +157,8 @@ function init(): { deps: BisectDeps; config: BisectConfig } {
     runner: new CodeBuildRunner(codebuild),
     listProject: config.listProject,
     ...(config.source && { source: config.source }),
-    notify: async ({ subject, message }) => {
-      await sns.send(new PublishCommand({ TopicArn: config.topicArn, Subject: subject, Message: message }));
+    notify: async (notification) => {
+      await publishMessage(sns, config.topicArn, notification);
     },
     ...(config.rollbackFunction && {
       rollback: (session) =>
