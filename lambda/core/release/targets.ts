@@ -61,6 +61,8 @@ export async function loadVersionedTarget(
     rawSize: metadata.binary_size,
     rawSha256: metadata.sha256,
   });
-  const { metadata_version: _mv, ...versioned } = metadata;
+  // The versioned metadata has no metadata_version (that belongs to a pointer); drop any all the same.
+  const versioned: { -readonly [K in keyof WatchyMetadata]: WatchyMetadata[K] } = { ...metadata };
+  delete versioned.metadata_version;
   return { metadata: versioned, gz: gz.body };
 }
