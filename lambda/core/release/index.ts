@@ -17,3 +17,4 @@ export * from './queries';
 export * from './environment';
 export * from './rebuild';
 export * from './invoke';
+export * from './stage';
