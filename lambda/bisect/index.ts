@@ -34,6 +34,8 @@ const StartSchema = z.strictObject({
   bad: z.string().min(1).max(100),
   environment: z.record(z.string(), z.string().max(100)).optional(),
   initiator: z.string().max(200).optional(),
+  /** @default the deployment's releaseControl.bisectRetries */
+  retries: z.number().int().min(0).max(5).optional(),
 });
 
 const StatusSchema = z.strictObject({
@@ -89,7 +91,7 @@ export async function processBisectEvent(
     bad: event.bad,
     environment: event.environment,
     trigger: { kind: 'manual', initiator: event.initiator },
-    retries: config.policy.retries,
+    retries: event.retries ?? config.policy.retries,
     autoRollback: config.policy.autoRollback,
   });
   return { outcome: 'started', session: summarizeSession(session) };

@@ -255,7 +255,15 @@ export async function findLastGood(runner: BuildRunner, failing: BuildInfo): Pro
   return undefined;
 }
 
-async function advanceOnBuild(deps: BisectDeps, sessionId: string, build: BuildInfo): Promise<EventOutcome> {
+/**
+ * Hands a build to session `sessionId` (`watchy bisect deliver --session`): advanced only when the
+ * build is the session's current step, exactly as for an event.
+ */
+export async function advanceOnBuild(
+  deps: BisectDeps,
+  sessionId: string,
+  build: BuildInfo,
+): Promise<EventOutcome> {
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const read = await deps.store.get(sessionId);
     if (!read) return { kind: 'ignored', reason: `no bisect session ${sessionId}` };
