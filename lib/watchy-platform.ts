@@ -12,7 +12,9 @@
 import { Stack, Tags, type Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from './config';
+import { BuildStack } from './stacks/build-stack';
 import { DistributionStack } from './stacks/distribution-stack';
+import { PipelineStack } from './stacks/pipeline-stack';
 import { RegistryStack } from './stacks/registry-stack';
 
 export interface WatchyPlatform {
@@ -40,6 +42,32 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     repositoryNamespace: prefix.toLowerCase(),
   });
   stacks.push(distribution, registry);
+
+  const build = new BuildStack(scope, `${prefix}-Build`, {
+    env,
+    description: 'Watchy CodeBuild projects (Nuitka, Rust, images, tests, scans) on Amazon Linux 2023',
+    catalog: config.catalog,
+    build: config.build,
+    source: config.source,
+    accessLogRetentionDays: config.distribution.accessLogRetentionDays,
+    releaseBucket: distribution.releaseBucket,
+    binaryDistributionUrl: distribution.binaryDistributionUrl,
+    repositories: registry.repositories,
+  });
+  stacks.push(build);
+
+  const pipeline = new PipelineStack(scope, `${prefix}-Pipeline`, {
+    env,
+    description: 'Watchy release pipeline (pushes, manual versioned runs) and pull-request test pipeline',
+    catalog: config.catalog,
+    source: config.source,
+    connection: build.source,
+    projects: build.projects,
+    targets: build.targets,
+    repositories: registry.repositories,
+    artifactBucket: build.artifactBucket,
+  });
+  stacks.push(pipeline);
 
   for (const stack of stacks) Tags.of(stack).add('project', 'watchy-release-platform');
   return { stacks };

@@ -231,6 +231,26 @@ export class BuildProject extends Construct {
     });
   }
 
+  /**
+   * Lets pipeline runs of this project read their input artifact (the source clone reference) from
+   * the pipeline artifact store. The pipelines use imported projects, so this is the only grant.
+   */
+  grantPipelineArtifacts(bucket: s3.IBucket): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadPipelineArtifacts',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [bucket.arnForObjects('*')],
+      }),
+    );
+    bucket.encryptionKey?.grantDecrypt(this.role);
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagReference(this, bucket.bucketArn)}/*]`,
+      reason:
+        'Input artifacts of pipeline runs have generated keys in the pipeline artifact store; read only (they hold source references, no secrets).',
+    });
+  }
+
   /** Lets the build push to this one repository (and log in to ECR). */
   grantPush(repository: ecr.IRepository): void {
     this.role.addToPrincipalPolicy(

@@ -58,6 +58,8 @@ export const projectKeys = {
   /** One image project per service and architecture: each may push only to its own repository. */
   image: (service: string, arch: Architecture) => `image-${service}-${arch}`,
   tests: 'tests',
+  /** Tests of pull requests: untrusted code, so no cache (nothing it could poison) and no release access. */
+  pullRequestTests: 'pull-request-tests',
   scan: 'scan',
 } as const;
 
@@ -119,7 +121,7 @@ export interface BuildProjectsProps {
 /**
  * Every CodeBuild project of the platform, keyed: `nuitka-<arch>` and `rust-<arch>` (one per
  * architecture the catalog builds, since a project has one image and a build matrix cannot mix
- * x86 and ARM), `image-<service>-<arch>`, `tests` and `scan`.
+ * x86 and ARM), `image-<service>-<arch>`, `tests`, `pull-request-tests` and `scan`.
  */
 export class BuildProjects extends Construct {
   readonly projects: ReadonlyMap<string, codebuild.Project>;
@@ -236,6 +238,13 @@ export class BuildProjects extends Construct {
       computeType: codebuild.ComputeType.MEDIUM,
       environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
       cache: s3Cache(projectKeys.tests),
+    });
+    add(projectKeys.pullRequestTests, 'tests', 'x86_64', {
+      description: `Type-check, lint and tests of pull requests (buildspecs/${BUILDSPEC_FILES.tests}); no cache`,
+      timeoutMinutes: timeouts.tests,
+      computeType: codebuild.ComputeType.MEDIUM,
+      environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+      cache: { kind: 'none' },
     });
     if (props.catalog.containerServices.length > 0) {
       const scan = add(projectKeys.scan, 'scan', 'x86_64', {

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import type { WatchyConfig } from '../config';
 import { BuildProjects, type BuildTarget } from '../constructs/build-projects';
 import { BuildStorage } from '../constructs/build-storage';
+import { importedRepositories } from '../constructs/cross-stack';
 import { SourceConnection } from '../constructs/source-connection';
 
 export interface BuildStackProps extends StackProps {
@@ -30,7 +31,7 @@ export interface BuildStackProps extends StackProps {
  * repository connection, the build key, the cache bucket and the pipeline artifact bucket.
  */
 export class BuildStack extends Stack {
-  /** Keyed `nuitka-<arch>`, `rust-<arch>`, `image-<service>-<arch>`, `tests`, `scan`. */
+  /** Keyed `nuitka-<arch>`, `rust-<arch>`, `image-<service>-<arch>`, `tests`, `pull-request-tests`, `scan`. */
   readonly projects: ReadonlyMap<string, codebuild.Project>;
   /** What the pipeline builds, app by app and architecture by architecture. */
   readonly targets: readonly BuildTarget[];
@@ -51,12 +52,14 @@ export class BuildStack extends Stack {
       build: props.build,
       releaseBucket: props.releaseBucket,
       binaryDistributionUrl: props.binaryDistributionUrl,
-      repositories: props.repositories,
+      repositories: importedRepositories(this, props.repositories),
       source: this.source,
       storage,
       logGroupPrefix: `/${this.stackName}/`,
       buildspecDir: props.buildspecDir,
     });
+    for (const project of built.buildProjects.values())
+      project.grantPipelineArtifacts(storage.artifactBucket);
     this.projects = built.projects;
     this.targets = built.targets;
     this.key = storage.key;

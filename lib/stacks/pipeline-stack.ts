@@ -1,0 +1,107 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import type { WatchyConfig } from '../config';
+import { projectKeys, type BuildTarget } from '../constructs/build-projects';
+import { importedRepositories } from '../constructs/cross-stack';
+import { PullRequestPipeline } from '../constructs/pull-request-pipeline';
+import { ReleasePipeline } from '../constructs/release-pipeline';
+import type { SourceConnection } from '../constructs/source-connection';
+import { triggerFilePaths } from '../constructs/trigger-paths';
+
+export interface PipelineStackProps extends StackProps {
+  readonly catalog: WatchyConfig['catalog'];
+  readonly source: WatchyConfig['source'];
+  /** The repository connection (Build stack). */
+  readonly connection: SourceConnection;
+  /** Build projects (Build stack), keyed as BuildStack.projects. */
+  readonly projects: ReadonlyMap<string, codebuild.Project>;
+  readonly targets: readonly BuildTarget[];
+  /** ECR repository per container service (Registry stack). */
+  readonly repositories: ReadonlyMap<string, ecr.IRepository>;
+  /** Artifact store (Build stack). */
+  readonly artifactBucket: s3.IBucket;
+  /** The publish Lambda (ReleaseControl stack): adds the Publish stage. @default no Publish stage */
+  readonly publishFunction?: lambda.IFunction;
+}
+
+/** The release pipeline (pushes and manual runs) and the pull-request test pipeline. */
+export class PipelineStack extends Stack {
+  readonly releasePipeline: ReleasePipeline;
+  readonly pullRequestPipeline: PullRequestPipeline;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { catalog, source } = props;
+    // The Build stack's projects and artifact store, referenced through explicit exports: the
+    // pipelines see imported projects (CodePipeline then adds no grants to the project roles,
+    // which the Build stack gives itself) and the finding ids of the artifact grants are known.
+    const projects = new Map(
+      [...props.projects].map(([key, project]) => [
+        key,
+        codebuild.Project.fromProjectName(
+          this,
+          `Project-${key}`,
+          Stack.of(project).exportValue(project.projectName),
+        ),
+      ]),
+    );
+    // The publish function likewise; its role gets the job-result permissions it needs directly.
+    let publishFunction: lambda.IFunction | undefined;
+    if (props.publishFunction) {
+      props.publishFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ReportPipelineJobResults',
+          actions: ['codepipeline:PutJobSuccessResult', 'codepipeline:PutJobFailureResult'],
+          resources: ['*'],
+        }),
+      );
+      publishFunction = lambda.Function.fromFunctionAttributes(this, 'PublishFunction', {
+        functionArn: Stack.of(props.publishFunction).exportValue(props.publishFunction.functionArn),
+        sameEnvironment: true,
+      });
+    }
+    const buildStack = Stack.of(props.artifactBucket);
+    const artifactBucket = s3.Bucket.fromBucketAttributes(this, 'ArtifactStore', {
+      bucketArn: buildStack.exportValue(props.artifactBucket.bucketArn),
+      encryptionKey: props.artifactBucket.encryptionKey
+        ? kms.Key.fromKeyArn(
+            this,
+            'ArtifactKey',
+            buildStack.exportValue(props.artifactBucket.encryptionKey.keyArn),
+          )
+        : undefined,
+    });
+    const sourcePaths = [
+      ...catalog.nuitkaApps.map((a) => a.sourcePath),
+      ...(catalog.rustWorkspace ? [catalog.rustWorkspace.sourcePath] : []),
+      ...catalog.containerServices.map((s) => s.sourcePath),
+    ];
+    this.releasePipeline = new ReleasePipeline(this, 'Release', {
+      source: props.connection,
+      releaseBranch: source.releaseBranch,
+      integrationBranch: source.integrationBranch,
+      triggerFilePaths: triggerFilePaths(sourcePaths),
+      projects,
+      targets: props.targets,
+      repositories: importedRepositories(this, props.repositories),
+      artifactBucket,
+      publishFunction,
+    });
+    const prTests = projects.get(projectKeys.pullRequestTests);
+    if (!prTests) throw new Error(`PipelineStack: no build project ${projectKeys.pullRequestTests}`);
+    this.pullRequestPipeline = new PullRequestPipeline(this, 'PullRequests', {
+      source: props.connection,
+      targetBranches: [source.releaseBranch, source.integrationBranch],
+      testProject: prTests,
+      artifactBucket,
+    });
+    new CfnOutput(this, 'ReleasePipelineName', { value: this.releasePipeline.pipeline.pipelineName });
+    new CfnOutput(this, 'PullRequestPipelineName', { value: this.pullRequestPipeline.pipeline.pipelineName });
+  }
+}
