@@ -95,21 +95,52 @@ export const RegistrySchema = z.strictObject({
   untaggedExpiryDays: days.default(1),
 });
 
-export const SourceSchema = z.strictObject({
-  /** Existing CodeConnections connection ARN; when absent a connection is created (pending until authorised). */
-  connectionArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]+$/)
-    .optional(),
-  /** Provider of the created connection. @default 'GitHub' */
-  provider: z.enum(['GitHub', 'GitHubEnterpriseServer', 'GitLab', 'Bitbucket']).default('GitHub'),
-  /** `owner/name` of the repository. */
-  repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'expected owner/name' }),
-  /** Branch whose builds are promoted to the latest pointers. @default 'main' */
-  releaseBranch: z.string().min(1).default('main'),
-  /** Branch whose builds publish versioned artifacts only. @default 'develop' */
-  integrationBranch: z.string().min(1).default('develop'),
-});
+export const SourceSchema = z
+  .strictObject({
+    /** Existing CodeConnections connection ARN; when absent a connection is created (pending until authorised). */
+    connectionArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]+$/,
+      )
+      .optional(),
+    /** Provider of the created connection. @default 'GitHub' */
+    provider: z.enum(['GitHub', 'GitHubEnterpriseServer', 'GitLab', 'Bitbucket']).default('GitHub'),
+    /** `owner/name` of the repository. */
+    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'expected owner/name' }),
+    /** Branch whose builds are promoted to the latest pointers. @default 'main' */
+    releaseBranch: z.string().min(1).default('main'),
+    /** Branch whose builds publish versioned artifacts only. @default 'develop' */
+    integrationBranch: z.string().min(1).default('develop'),
+    /**
+     * HTTPS clone URL of the repository, the source of CodeBuild builds started outside the pipeline
+     * (bisect steps, rebuilds of a commit). Required with `GitHubEnterpriseServer`.
+     * @default derived from provider and repository (`https://github.com/{repository}.git`, ...)
+     */
+    cloneUrl: z
+      .string()
+      .regex(/^https:\/\/[A-Za-z0-9.-]+(?::\d+)?\/[A-Za-z0-9_.\/-]+\.git$/, {
+        message: 'expected an https clone URL ending in .git',
+      })
+      .optional(),
+  })
+  .superRefine((source, ctx) => {
+    if (source.provider !== 'GitHubEnterpriseServer') return;
+    for (const field of ['connectionArn', 'cloneUrl'] as const) {
+      if (source[field] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `provider GitHubEnterpriseServer needs ${field} (a connection to a server host is created outside this app)`,
+        });
+      }
+    }
+  });
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 export const BuildSchema = z.strictObject({
   /** Timeouts in minutes. */
@@ -121,8 +152,12 @@ export const BuildSchema = z.strictObject({
       binaries: z.number().int().min(5).max(480).default(30),
     })
     .prefault({}),
-  /** CloudWatch log retention of build logs, in days. @default 90 */
-  logRetentionDays: days.default(90),
+  /** CloudWatch log retention of build logs, in days (one of the periods CloudWatch Logs offers). @default 90 */
+  logRetentionDays: days
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), {
+      message: `expected one of the CloudWatch Logs retention periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+    })
+    .default(90),
 });
 
 export const ReleaseControlSchema = z.strictObject({

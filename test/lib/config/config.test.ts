@@ -163,6 +163,38 @@ describe('config validation: one line naming the field and what was expected', (
       'Invalid watchy config: releaseControl.bisectRetries: Too big: expected number to be <=5, got 9',
     );
   });
+  test('build log retention that CloudWatch Logs does not offer', () => {
+    expect(errorOf({ build: { logRetentionDays: 100 } })).toMatch(
+      /^Invalid watchy config: build\.logRetentionDays: expected one of the CloudWatch Logs retention periods: 1, 3, .*, 3653, got 100$/,
+    );
+  });
+  test('GitHub Enterprise Server source without a connection ARN', () => {
+    expect(
+      errorOf({
+        source: { provider: 'GitHubEnterpriseServer', cloneUrl: 'https://git.example.com/team/repo.git' },
+      }),
+    ).toBe(
+      'Invalid watchy config: source.connectionArn: provider GitHubEnterpriseServer needs connectionArn (a connection to a server host is created outside this app)',
+    );
+  });
+  test('GitHub Enterprise Server source without a clone URL', () => {
+    expect(
+      errorOf({
+        source: {
+          provider: 'GitHubEnterpriseServer',
+          connectionArn:
+            'arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555',
+        },
+      }),
+    ).toBe(
+      'Invalid watchy config: source.cloneUrl: provider GitHubEnterpriseServer needs cloneUrl (a connection to a server host is created outside this app)',
+    );
+  });
+  test('clone URL that is not https .git', () => {
+    expect(errorOf({ source: { cloneUrl: 'git@github.com:team/repo.git' } })).toBe(
+      'Invalid watchy config: source.cloneUrl: expected an https clone URL ending in .git, got "git@github.com:team/repo.git"',
+    );
+  });
   test('unreadable config file', () => {
     expect(() => loadConfig({ file: '/nonexistent/watchy.json' })).toThrow(
       'Invalid watchy config: cannot read /nonexistent/watchy.json: ENOENT',
