@@ -1,0 +1,141 @@
+/**
+ * What the release commands share: clients for `--endpoint-url` (an S3-compatible server, moto,
+ * LocalStack) or the deployed functions, the signer (a local PEM key or a KMS key), and output.
+ *
+ * With `--endpoint-url` a command runs the release cores in-process against that endpoint (S3, KMS,
+ * CodeBuild, STS all at the same URL); without it, write commands invoke the deployed publish or
+ * rollback function (`{prefix}-publish`, `{prefix}-rollback`), which run the very same cores.
+ */
+import { readFileSync } from 'node:fs';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { LocalKeySigner, type Signer } from '../../lambda/core/signing';
+import { KmsSigner } from '../../lambda/core/release/kms-signer';
+import { releaseFunctionNames } from '../../lambda/core/release/environment';
+import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
+import { runPointerOperation } from '../../lambda/core/release/rollback';
+import { S3ReleaseStore } from '../../lambda/core/release/store';
+import { CodeBuildRebuilder, rebuildProjectKey } from '../../lambda/core/release/rebuild';
+import { handleOperatorRequest, type OperatorResult } from '../../lambda/rollback/index';
+import type { OperatorRequestInput } from '../../lambda/core/release/operations';
+import { CliError, UsageError } from '../cli-error';
+
+export const CONNECTION_OPTIONS = {
+  'endpoint-url': { type: 'string' },
+  region: { type: 'string' },
+  bucket: { type: 'string' },
+  'stack-prefix': { type: 'string' },
+  'function-name': { type: 'string' },
+  'signing-key': { type: 'string' },
+  'key-id': { type: 'string' },
+  'kms-key-id': { type: 'string' },
+  'rebuild-project': { type: 'string' },
+} as const;
+
+export const CONNECTION_USAGE = `connection:
+  --endpoint-url URL    run in-process against this S3-compatible endpoint (and KMS, CodeBuild, STS)
+  --bucket NAME         release bucket (with --endpoint-url; default $WATCHY_RELEASE_BUCKET)
+  --signing-key FILE    ECDSA P-256 private key PEM to sign with (with --endpoint-url) ...
+  --key-id ID           ... written as signature.key_id (default: the file name)
+  --kms-key-id ARN      ... or a KMS key at the endpoint instead
+  --rebuild-project P   CodeBuild project for rebuilds (with --endpoint-url)
+  --stack-prefix P      without --endpoint-url: invoke {P}-publish / {P}-rollback (default Watchy)
+  --function-name NAME  without --endpoint-url: invoke this function instead
+  --region REGION       AWS region (default from the environment)`;
+
+export type ConnectionValues = { [K in keyof typeof CONNECTION_OPTIONS]?: string };
+
+export function clientConfig(values: ConnectionValues) {
+  const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return values['endpoint-url']
+    ? { region, endpoint: values['endpoint-url'], forcePathStyle: true }
+    : { region };
+}
+
+export function releaseStore(values: ConnectionValues): S3ReleaseStore {
+  const bucket = values.bucket ?? process.env.WATCHY_RELEASE_BUCKET;
+  if (!bucket) throw new UsageError('missing required option --bucket (or WATCHY_RELEASE_BUCKET)');
+  return new S3ReleaseStore(new S3Client(clientConfig(values)), bucket);
+}
+
+export function signer(values: ConnectionValues): Signer {
+  if (values['kms-key-id']) return new KmsSigner(new KMSClient(clientConfig(values)), values['kms-key-id']);
+  const file = values['signing-key'];
+  if (!file) throw new UsageError('with --endpoint-url, give --signing-key FILE or --kms-key-id ARN');
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    throw new CliError(
+      `cannot read --signing-key ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  try {
+    return new LocalKeySigner(pem, values['key-id'] ?? file.split('/').pop() ?? file);
+  } catch (error) {
+    throw new CliError(`--signing-key ${file}: ${(error as Error).message}`);
+  }
+}
+
+export function functionName(values: ConnectionValues, kind: 'publish' | 'rollback'): string {
+  return values['function-name'] ?? releaseFunctionNames(values['stack-prefix'] ?? 'Watchy')[kind];
+}
+
+/** Runs an operator request in-process (with --endpoint-url) or through the rollback function. */
+export async function operate(
+  values: ConnectionValues,
+  request: OperatorRequestInput,
+): Promise<OperatorResult> {
+  if (!values['endpoint-url']) {
+    return invokeReleaseFunction(
+      new LambdaClient(clientConfig(values)),
+      functionName(values, 'rollback'),
+      request,
+    );
+  }
+  const store = releaseStore(values);
+  const write =
+    request.action === 'rollback' || request.action === 'emergency-rollback' ? request : undefined;
+  const deps = write ? { store, signer: signer(values) } : undefined;
+  const project = values['rebuild-project'];
+  const projects: Record<string, string> = {};
+  if (project && write) {
+    projects[
+      rebuildProjectKey({
+        binaryType: write.binaryType ?? 'nuitka',
+        architecture: write.architecture ?? 'x86_64',
+      })
+    ] = project;
+  }
+  return handleOperatorRequest(
+    {
+      store,
+      movePointer: (operation) => {
+        if (!deps) throw new Error('unreachable: a read-only request moved a pointer');
+        return runPointerOperation(deps, operation);
+      },
+      rebuilder: new CodeBuildRebuilder(new CodeBuildClient(clientConfig(values)), projects),
+    },
+    request,
+  );
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function architectureOption(value: string | undefined): 'x86_64' | 'arm64' {
+  if (value === undefined) return 'x86_64';
+  if (value !== 'x86_64' && value !== 'arm64')
+    throw new UsageError(`--arch must be x86_64 or arm64, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function binaryTypeOption(value: string | undefined): 'nuitka' | 'rust' {
+  if (value === undefined) return 'nuitka';
+  if (value !== 'nuitka' && value !== 'rust')
+    throw new UsageError(`--type must be nuitka or rust, got ${JSON.stringify(value)}`);
+  return value;
+}
