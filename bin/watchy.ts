@@ -20,6 +20,13 @@ register('build', 'run a buildspec (nuitka or rust) on this machine, as CodeBuil
 register('bisect', 'find the first bad commit of a failing build (start, status, deliver)', () => import('../cli/commands/bisect'));
 register('cancel', 'stop a CodeBuild build or a pipeline execution', () => import('../cli/commands/cancel'));
 register('test-notification', 'publish a test message to the notification topic', () => import('../cli/commands/test-notification'));
+register('stage', 'upload packaged binaries to staging and print the publish request key', () => import('../cli/commands/stage'));
+register('publish', 'verify, sign and publish a staged build (promote it on the release branch)', () => import('../cli/commands/publish'));
+register('rollback', 'roll the latest pointer back to a given version', () => import('../cli/commands/rollback'));
+register('emergency-rollback', 'roll the latest pointer back to the previous good release', () => import('../cli/commands/emergency-rollback'));
+register('history', 'show the release history of an app (promotions, rollbacks, bad versions)', () => import('../cli/commands/history'));
+register('status', 'show the latest release of every artifact and whether it agrees with its history', () => import('../cli/commands/status'));
+register('list', 'list released artifacts and their published versions', () => import('../cli/commands/list'));
 void register;
 
 function version(): string {
