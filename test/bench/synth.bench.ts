@@ -1,0 +1,167 @@
+/**
+ * `npm run bench -- synth`: how long `npx cdk synth` of the whole platform takes against the
+ * smallest CDK app run the same way (one S3 bucket; test/bench/fixtures/one-bucket-app.ts).
+ *
+ * Both run through the real CLI (`node_modules/.bin/cdk synth --no-notices --quiet -o <tmp>`, the
+ * platform from cdk.json, the baseline with `--app`), alternating so both see the same machine
+ * load; the report is the ratio of medians (goal: at most 1.5x). A breakdown of the platform's
+ * own process (module loading, construct tree, synth with and without cdk-nag and bundling) shows
+ * where the time goes.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+const ROOT = join(__dirname, '..', '..');
+const CDK = join(ROOT, 'node_modules', '.bin', 'cdk');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const BASELINE_APP = 'npx tsx test/bench/fixtures/one-bucket-app.ts';
+const PHASES = join(__dirname, 'fixtures', 'synth-phases.ts');
+const RUNS = Number(process.env.SYNTH_BENCH_RUNS ?? 5);
+const PHASE_RUNS = Number(process.env.SYNTH_BENCH_PHASE_RUNS ?? 3);
+const GOAL = 1.5;
+
+const env = { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** GNU time reports the CPU time of the whole process tree (CLI, npx, tsx, the app, esbuild). */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+interface Sample {
+  /** Wall-clock milliseconds. */
+  readonly wall: number;
+  /** User + system CPU milliseconds of the process tree (undefined without GNU time). */
+  readonly cpu?: number;
+}
+
+function cdkSynth(extraArgs: string[]): Sample {
+  const outdir = mkdtempSync(join(tmpdir(), 'watchy-bench-synth-'));
+  const timeFile = join(outdir, '..', `${outdir.split('/').pop()}.time`);
+  try {
+    const args = ['synth', '--no-notices', '--quiet', '-o', outdir, ...extraArgs];
+    const start = performance.now();
+    const result = GNU_TIME
+      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timeFile, CDK, ...args], {
+          cwd: ROOT,
+          env,
+          encoding: 'utf8',
+        })
+      : spawnSync(CDK, args, { cwd: ROOT, env, encoding: 'utf8' });
+    const wall = performance.now() - start;
+    if (result.status !== 0) {
+      throw new Error(
+        `cdk synth ${extraArgs.join(' ')} failed (exit ${result.status}): ${result.stderr.trim()}`,
+      );
+    }
+    if (!GNU_TIME) return { wall };
+    const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+    return { wall, cpu: ((user ?? NaN) + (system ?? NaN)) * 1000 };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+    rmSync(timeFile, { force: true });
+  }
+}
+
+type Phases = Record<'nodeFunctions' | 'loadCdk' | 'loadPlatform' | 'config' | 'construct' | 'synth', number>;
+
+function phases(flags: string[]): Phases {
+  const outdir = mkdtempSync(join(tmpdir(), 'watchy-bench-phases-'));
+  try {
+    const result = spawnSync(TSX, [PHASES, outdir, ...flags], { cwd: ROOT, env, encoding: 'utf8' });
+    if (result.status !== 0)
+      throw new Error(`synth-phases ${flags.join(' ')} failed: ${result.stderr.trim()}`);
+    return JSON.parse(result.stdout.trim().split('\n').pop()!) as Phases;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const pad = (text: string, width: number) => text.padEnd(width);
+
+// One untimed run of each warms the file cache and npx's resolution.
+cdkSynth([]);
+cdkSynth(['--app', BASELINE_APP]);
+
+const platform: Sample[] = [];
+const baseline: Sample[] = [];
+for (let i = 0; i < RUNS; i += 1) {
+  platform.push(cdkSynth([]));
+  baseline.push(cdkSynth(['--app', BASELINE_APP]));
+}
+const wallRatio = median(platform.map((s) => s.wall)) / median(baseline.map((s) => s.wall));
+
+console.log(`cdk synth, ${RUNS} alternating runs each (medians; wall range)`);
+console.log(`  ${pad('app', 54)}${pad('wall', 10)}${pad('cpu', 10)}wall range`);
+for (const [name, runs] of [
+  ['platform (cdk.json: every stack, cdk-nag, bundling)', platform],
+  ['baseline (one S3 bucket, same CLI, npx and tsx)', baseline],
+] as const) {
+  const walls = runs.map((s) => s.wall);
+  const cpu = runs.every((s) => s.cpu !== undefined) ? seconds(median(runs.map((s) => s.cpu!))) : 'n/a';
+  console.log(
+    `  ${pad(name, 54)}${pad(seconds(median(walls)), 10)}${pad(cpu, 10)}${seconds(Math.min(...walls))}-${seconds(Math.max(...walls))}`,
+  );
+}
+console.log(
+  `  ratio platform/baseline, wall: ${wallRatio.toFixed(2)}x (goal <= ${GOAL}x: ${wallRatio <= GOAL ? 'met' : 'NOT met'})`,
+);
+if (platform.every((s) => s.cpu !== undefined)) {
+  const cpuRatio = median(platform.map((s) => s.cpu!)) / median(baseline.map((s) => s.cpu!));
+  console.log(
+    `  ratio platform/baseline, cpu:  ${cpuRatio.toFixed(2)}x (less sensitive to other load on the machine)`,
+  );
+}
+
+const modes = [
+  ['full (nag + bundling)', []],
+  ['without cdk-nag', ['--no-nag']],
+  ['without bundling', ['--no-bundling']],
+] as const;
+const samples = new Map<string, Phases[]>(modes.map(([name]) => [name, []]));
+for (let i = 0; i < PHASE_RUNS; i += 1) {
+  for (const [name, flags] of modes) samples.get(name)!.push(phases([...flags]));
+}
+console.log(`\nwhere the platform's process spends its time (${PHASE_RUNS} runs each, medians)`);
+const keys: (keyof Phases)[] = ['loadCdk', 'loadPlatform', 'config', 'construct', 'synth'];
+console.log(`  ${pad('mode', 24)}${keys.map((k) => pad(k, 14)).join('')}`);
+for (const [name] of modes) {
+  const runs = samples.get(name)!;
+  console.log(
+    `  ${pad(name, 24)}${keys.map((k) => pad(seconds(median(runs.map((r) => r[k]))), 14)).join('')}`,
+  );
+}
+const synthOf = (name: string) => median(samples.get(name)!.map((r) => r.synth));
+const full = synthOf('full (nag + bundling)');
+console.log(
+  `  cdk-nag costs ${seconds(full - synthOf('without cdk-nag'))} of synth, bundling ${seconds(full - synthOf('without bundling'))}; ` +
+    `the CLI, npx and tsx start-up are in the baseline (${seconds(median(baseline.map((s) => s.wall)))}).`,
+);
+
+// NodejsFunction runs the project's esbuild through `npx --no-install esbuild` (aws-cdk-lib's
+// PackageManager.runBinCommand), one process per Node Lambda: measure what npx adds to each.
+const esbuildVersion = (command: string, args: string[]) => {
+  const start = performance.now();
+  const result = spawnSync(command, [...args, '--version'], { cwd: ROOT, env, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} --version failed: ${result.stderr}`);
+  return performance.now() - start;
+};
+const viaNpx: number[] = [];
+const direct: number[] = [];
+for (let i = 0; i < PHASE_RUNS; i += 1) {
+  viaNpx.push(esbuildVersion('npx', ['--no-install', 'esbuild']));
+  direct.push(esbuildVersion(join(ROOT, 'node_modules', '.bin', 'esbuild'), []));
+}
+const lambdas = samples.get('full (nag + bundling)')![0]!.nodeFunctions;
+console.log(
+  `  bundling: ${lambdas} Node Lambda(s), each bundled by its own \`npx --no-install esbuild\`; ` +
+    `npx start-up ${seconds(median(viaNpx))} vs ${seconds(median(direct))} for esbuild directly ` +
+    `(~${seconds(lambdas * (median(viaNpx) - median(direct)))} of npx per synth).`,
+);
