@@ -16,6 +16,7 @@ import { BuildStack } from './stacks/build-stack';
 import { DistributionStack } from './stacks/distribution-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { RegistryStack } from './stacks/registry-stack';
+import { ReleaseControlStack } from './stacks/release-control-stack';
 
 export interface WatchyPlatform {
   readonly stacks: readonly Stack[];
@@ -56,6 +57,21 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
   });
   stacks.push(build);
 
+  const releaseControl = new ReleaseControlStack(scope, `${prefix}-ReleaseControl`, {
+    env,
+    description: 'Watchy release control: signing key, publish and rollback functions, notifications',
+    stackPrefix: prefix,
+    source: config.source,
+    releaseControl: config.releaseControl,
+    releaseBucket: distribution.releaseBucket,
+    distribution: distribution.distribution,
+    binaryDistributionUrl: distribution.binaryDistributionUrl,
+    buildProjects: [...build.projects.values()],
+    // Binary projects are keyed `{binaryType}-{architecture}` (nuitka-x86_64, rust-arm64): rebuilds run there.
+    rebuildProjects: Object.fromEntries([...build.projects].filter(([key]) => /^(nuitka|rust)-/.test(key))),
+  });
+  stacks.push(releaseControl);
+
   const pipeline = new PipelineStack(scope, `${prefix}-Pipeline`, {
     env,
     description: 'Watchy release pipeline (pushes, manual versioned runs) and pull-request test pipeline',
@@ -66,6 +82,7 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     targets: build.targets,
     repositories: registry.repositories,
     artifactBucket: build.artifactBucket,
+    publishFunction: releaseControl.publishFunction,
   });
   stacks.push(pipeline);
 

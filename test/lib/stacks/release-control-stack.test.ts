@@ -1,0 +1,186 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- template JSON is untyped; each assertion checks the shape it reads */
+/**
+ * The ReleaseControl stack in the whole platform (cdk-nag AwsSolutions + Serverless, zero
+ * unacknowledged findings, or synthPlatform throws), and the release security model across EVERY
+ * stack: only the publish role can sign, and only it can write binaries/ or state/ of the release bucket.
+ */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { RELEASE_ENV } from '../../../lambda/core/release/environment';
+import { synthPlatform, type CfnTemplate, type SynthResult } from '../../support/synth';
+
+let synth: SynthResult;
+let template: Template;
+let json: CfnTemplate;
+
+beforeAll(() => {
+  synth = synthPlatform();
+  template = synth.template('ReleaseControl');
+  json = synth.templateJson('ReleaseControl');
+});
+
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Principal?: unknown;
+  Condition?: any;
+};
+
+/** Every Allow statement of every identity policy in every stack, with the roles it is attached to. */
+function allowStatements(): { stack: string; roles: string[]; statement: Statement }[] {
+  const found: { stack: string; roles: string[]; statement: Statement }[] = [];
+  for (const stack of synth.stacks) {
+    for (const resource of Object.values((stack.template as CfnTemplate).Resources ?? {})) {
+      const props = resource.Properties as any;
+      const documents: { roles: unknown[]; document: any }[] = [];
+      if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
+        documents.push({ roles: props.Roles ?? [], document: props.PolicyDocument });
+      }
+      if (resource.Type === 'AWS::IAM::Role') {
+        for (const inline of props.Policies ?? [])
+          documents.push({ roles: ['(inline)'], document: inline.PolicyDocument });
+      }
+      for (const { roles, document } of documents) {
+        for (const statement of (document?.Statement ?? []) as Statement[]) {
+          if (statement.Effect === 'Allow')
+            found.push({ stack: stack.stackName, roles: roles.map((r) => JSON.stringify(r)), statement });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const grants = (s: Statement, wanted: string) =>
+  actionsOf(s).some(
+    (a) => a === '*' || a === wanted || (a.endsWith('*') && wanted.startsWith(a.slice(0, -1))),
+  );
+
+function roleRef(path: string): string {
+  const [id] = Object.entries(json.Resources ?? {}).find(
+    ([, r]) =>
+      r.Type === 'AWS::IAM::Role' && (r.Metadata?.['aws:cdk:path'] as string | undefined)?.includes(path),
+  )!;
+  return JSON.stringify({ Ref: id });
+}
+
+describe('ReleaseControl stack', () => {
+  test('the signing key is ECC_NIST_P256 for SIGN_VERIFY and denies kms:Sign to all but the publish role', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeySpec: 'ECC_NIST_P256',
+      KeyUsage: 'SIGN_VERIFY',
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'OnlyThePublishRoleSigns',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'kms:Sign',
+            Condition: {
+              ArnNotEquals: {
+                'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^PublishRole'), 'Arn'] },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('no principal but the publish role is allowed kms:Sign, in any stack', () => {
+    const signers = allowStatements().filter(({ statement }) => grants(statement, 'kms:Sign'));
+    expect(signers.map((s) => s.roles)).toEqual([[roleRef('/Publish/Publish/Role')]]);
+  });
+
+  test('no role but the publish role may write binaries/ or state/ of the release bucket, in any stack', () => {
+    const writers = allowStatements().filter(({ statement }) => {
+      if (!grants(statement, 's3:PutObject')) return false;
+      const resources = JSON.stringify(statement.Resource ?? '');
+      return resources.includes('ReleasesBucket') && !/\/staging\//.test(resources);
+    });
+    expect(writers.length).toBeGreaterThan(0);
+    for (const writer of writers) expect(writer.roles).toEqual([roleRef('/Publish/Publish/Role')]);
+    const publishWrite = writers.map((w) => JSON.stringify(w.statement.Resource)).join(' ');
+    expect(publishWrite).toContain('/binaries/*');
+    expect(publishWrite).toContain('/state/*');
+  });
+
+  test('the publish role never writes staging/; the rollback role writes nothing and cannot sign', () => {
+    const statements = allowStatements();
+    const publish = roleRef('/Publish/Publish/Role');
+    const rollback = roleRef('/Rollback/Rollback/Role');
+    for (const { roles, statement } of statements) {
+      if (roles.includes(publish) && grants(statement, 's3:PutObject')) {
+        expect(JSON.stringify(statement.Resource)).not.toContain('/staging/');
+      }
+      if (roles.includes(rollback)) {
+        expect(grants(statement, 's3:PutObject')).toBe(false);
+        expect(grants(statement, 'kms:Sign')).toBe(false);
+      }
+    }
+  });
+
+  test('publish and rollback functions: Node 24 on ARM64, named for the CLI, with their environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'Watchy-publish',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          [RELEASE_ENV.releaseBranch]: 'main',
+          [RELEASE_ENV.integrationBranch]: 'develop',
+          [RELEASE_ENV.signingKeyArn]: Match.anyValue(),
+          [RELEASE_ENV.distributionId]: Match.anyValue(),
+          [RELEASE_ENV.binaryDistributionUrl]: Match.anyValue(),
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'Watchy-rollback',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          [RELEASE_ENV.publishFunction]: Match.anyValue(),
+          [RELEASE_ENV.rebuildProjects]: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  test('the rollback function may start builds of the binary projects only and invoke publish', () => {
+    const rollback = roleRef('/Rollback/Rollback/Role');
+    const starts = allowStatements().filter(
+      ({ roles, statement }) => roles.includes(rollback) && grants(statement, 'codebuild:StartBuild'),
+    );
+    expect(starts).toHaveLength(1);
+    const resources = JSON.stringify(starts[0]!.statement.Resource);
+    expect(resources).not.toContain('image-');
+    expect(resources).not.toMatch(/"\*"/);
+    const invokes = allowStatements().filter(
+      ({ roles, statement }) => roles.includes(rollback) && grants(statement, 'lambda:InvokeFunction'),
+    );
+    expect(invokes).toHaveLength(1);
+  });
+
+  test('the notifications topic is KMS-encrypted and refuses anything but TLS', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('the pipeline invokes the publish function in its Publish stage', () => {
+    const pipeline = JSON.stringify(synth.templateJson('Pipeline'));
+    expect(pipeline).toContain('"Name":"Publish"');
+    expect(pipeline).toContain('"Provider":"Lambda"');
+  });
+
+  test('zero unacknowledged cdk-nag findings', () => {
+    expect(synth.findings).toEqual([]);
+  });
+});
