@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BINARIES_PREFIX, STATE_PREFIX } from '../../lambda/core/artifacts';
 import { RELEASE_ENV } from '../../lambda/core/release/environment';
+import { acknowledgeCheckov } from './checkov';
+import { dependOnRolePolicyOnly } from './monitor-function';
 import { acknowledgeWildcardResource } from './nag-wildcard';
 import { WatchyFunction } from './watchy-function';
 
@@ -95,5 +97,31 @@ export class RollbackFunction extends Construct {
         }),
       );
     }
+    dependOnRolePolicyOnly(fn);
+    acknowledgeCheckov(
+      fn.function,
+      'CKV_AWS_117',
+      'Talks only to S3, Lambda and CodeBuild APIs; a VPC would need endpoints or a NAT and protects nothing here.',
+    );
+    acknowledgeCheckov(
+      fn.function,
+      'CKV_AWS_115',
+      'Operator and bisect requests are rare and safe concurrently (pointer moves are compare-and-swap in the publish function).',
+    );
+    acknowledgeCheckov(
+      fn.function,
+      'CKV_AWS_173',
+      'The environment holds the bucket name, the publish function name and project names: no secrets; Lambda encrypts it at rest.',
+    );
+    acknowledgeCheckov(
+      fn.logGroup,
+      'CKV_AWS_158',
+      'Rollback logs hold app names, versions and one-line errors, no secrets; CloudWatch encrypts them at rest.',
+    );
+    acknowledgeCheckov(
+      fn.deadLetterQueue!,
+      'CKV_AWS_27',
+      'Dead letters are operator requests (app, version, reason), no secrets; SQS-managed SSE encrypts them.',
+    );
   }
 }
