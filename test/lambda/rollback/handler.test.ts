@@ -1,0 +1,135 @@
+/**
+ * The rollback Lambda's core over moto: history, status and list (read-only), rollbacks run where
+ * the signing key is (here in-process, in AWS through the publish function), and a rebuild of the
+ * good commit on CodeBuild (StartBuild with sourceVersion; checked with BatchGetBuilds) when the
+ * good release's artifact is gone.
+ */
+import { BatchGetBuildsCommand, CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { handleOperatorRequest, type RollbackHandlerDeps } from '../../../lambda/rollback/index';
+import { publish } from '../../../lambda/core/release/publish';
+import { CodeBuildRebuilder } from '../../../lambda/core/release/rebuild';
+import { runPointerOperation } from '../../../lambda/core/release/rollback';
+import { startMoto, type MotoServer } from '../../support/moto-server';
+import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
+
+let moto: MotoServer;
+let world: ReleaseWorld;
+let codebuild: CodeBuildClient;
+let deps: RollbackHandlerDeps;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  world = await releaseWorld(moto);
+  codebuild = new CodeBuildClient(moto.clientConfig);
+  await codebuild.send(
+    new CreateProjectCommand({
+      name: 'watchy-nuitka-x86_64',
+      source: { type: 'GITHUB', location: 'https://github.com/watchy-cloud/watchy-release-platform.git' },
+      artifacts: { type: 'NO_ARTIFACTS' },
+      environment: {
+        type: 'LINUX_CONTAINER',
+        image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
+        computeType: 'BUILD_GENERAL1_SMALL',
+      },
+      serviceRole: 'arn:aws:iam::123456789012:role/codebuild',
+    }),
+  );
+  deps = {
+    store: world.store,
+    movePointer: (request) => runPointerOperation(world.deps, request),
+    rebuilder: new CodeBuildRebuilder(
+      codebuild,
+      { 'nuitka-x86_64': 'watchy-nuitka-x86_64' },
+      () => new Date('2026-11-22T06:00:00Z'),
+    ),
+  };
+  for (const [i, version] of ['7.0.0', '7.1.0'].entries()) {
+    const requestKey = await packageAndStage(
+      world,
+      { version, sourceRevision: `${i + 1}`.repeat(12) },
+      `AROATEST:AWSCodeBuild-r${i}`,
+    );
+    await publish(world.deps, SETTINGS, { requestKey, branch: 'main' });
+  }
+});
+afterAll(async () => {
+  world?.s3.destroy();
+  world?.kms.destroy();
+  codebuild?.destroy();
+  await moto?.stop();
+});
+
+describe('rollback handler', () => {
+  test('list: artifacts and their versions', async () => {
+    expect(await handleOperatorRequest(deps, { action: 'list' })).toEqual({
+      artifacts: [{ artifact: 'slack-monitor', versions: ['7.0.0', '7.1.0'] }],
+    });
+  });
+
+  test('status: the pointer, its metadata_version and agreement with the history', async () => {
+    expect(await handleOperatorRequest(deps, { action: 'status', app: 'slack' })).toEqual({
+      pointers: [
+        expect.objectContaining({
+          artifact: 'slack-monitor',
+          version: '7.1.0',
+          metadataVersion: 2,
+          inSync: true,
+          lastAction: 'publish',
+        }),
+      ],
+    });
+  });
+
+  test('an unknown action is refused with one line', async () => {
+    await expect(handleOperatorRequest(deps, { action: 'promote', app: 'slack' })).rejects.toThrow(
+      /^invalid request: action: /,
+    );
+  });
+
+  test('emergency rollback whose good artifact is gone starts a CodeBuild rebuild of its commit', async () => {
+    await world.s3.send(
+      new DeleteObjectCommand({
+        Bucket: world.store.bucket,
+        Key: 'binaries/slack-monitor/watchy-slack-monitor-7.0.0.gz',
+      }),
+    );
+    const result = await handleOperatorRequest(deps, {
+      action: 'emergency-rollback',
+      app: 'slack',
+      rebuild: true,
+      requestId: 'inc-9',
+    });
+    expect(result).toMatchObject({
+      outcome: 'rebuild-started',
+      artifact: 'slack-monitor',
+      rebuild: {
+        project: 'watchy-nuitka-x86_64',
+        version: '7.0.0-rebuild.20261122060000',
+        sourceRevision: '111111111111',
+      },
+    });
+    const buildId = (result as { rebuild: { buildId: string } }).rebuild.buildId;
+    const builds = await codebuild.send(new BatchGetBuildsCommand({ ids: [buildId] }));
+    expect(builds.builds?.[0]?.sourceVersion).toBe('111111111111');
+    // The pointer did not move.
+    expect(await handleOperatorRequest(deps, { action: 'status', app: 'slack' })).toMatchObject({
+      pointers: [expect.objectContaining({ version: '7.1.0', metadataVersion: 2 })],
+    });
+  });
+
+  test('without --rebuild the same rollback refuses, naming the missing artifact', async () => {
+    await expect(handleOperatorRequest(deps, { action: 'emergency-rollback', app: 'slack' })).rejects.toThrow(
+      /^no earlier good release of slack-monitor with intact artifacts in the history \(current 7\.1\.0\); 7\.0\.0 fails: .*watchy-slack-monitor-7\.0\.0\.gz does not exist$/,
+    );
+  });
+
+  test('history: newest first, with the bad versions', async () => {
+    const history = await handleOperatorRequest(deps, { action: 'history', app: 'slack', limit: 1 });
+    expect(history).toMatchObject({
+      artifact: 'slack-monitor',
+      entries: [{ version: '7.1.0', action: 'publish', metadataVersion: 2 }],
+      bad: {},
+    });
+  });
+});
