@@ -22,6 +22,12 @@ export const PARTIAL_PREFIX = '.partial-';
 export const BINARY_PREFIX = 'sha256-';
 /** Output buffer of the gunzip stream: fewer, larger hand-offs to the zlib thread. */
 const INFLATE_CHUNK_BYTES = 256 * 1024;
+/**
+ * Stream buffers: enough for inflate (on the libuv pool) to run ahead while the main thread
+ * hashes and the file write (also on the pool) completes, so the stages overlap instead of
+ * taking turns. Memory stays bounded by these, not by the binary.
+ */
+const STAGE_BUFFER_BYTES = 1024 * 1024;
 
 export function binaryPath(destDir: string, sha256: string): string {
   return join(destDir, `${BINARY_PREFIX}${sha256}`);
@@ -41,7 +47,7 @@ class MeteredHash extends Transform {
     private readonly cap: number,
     private readonly overflow: () => LoaderError,
   ) {
-    super();
+    super({ highWaterMark: STAGE_BUFFER_BYTES });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -111,7 +117,11 @@ async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPa
         `gzip output exceeds binary_size ${metadata.binary_size} (decompression stopped at the cap)`,
       ),
   );
-  const file: WriteStream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600 });
+  const file: WriteStream = createWriteStream(tempPath, {
+    flags: 'wx',
+    mode: 0o600,
+    highWaterMark: STAGE_BUFFER_BYTES,
+  });
   try {
     await pipeline(response, compressed, createGunzip({ chunkSize: INFLATE_CHUNK_BYTES }), raw, file);
   } catch (error) {
