@@ -17,6 +17,7 @@ function register(name: string, summary: string, load: () => Promise<{ command: 
 // Subcommands: one module each under cli/commands/, registered here in help order.
 register('package', 'package a built binary: raw, .gz, metadata JSON and Lambda zip', () => import('../cli/commands/package'));
 register('build', 'run a buildspec (nuitka or rust) on this machine, as CodeBuild does', () => import('../cli/commands/build'));
+register('fetch', 'fetch, verify and install the binary a metadata URL offers', () => import('../cli/commands/fetch'));
 register('bisect', 'find the first bad commit of a failing build (start, status, deliver)', () => import('../cli/commands/bisect'));
 register('cancel', 'stop a CodeBuild build or a pipeline execution', () => import('../cli/commands/cancel'));
 register('test-notification', 'publish a test message to the notification topic', () => import('../cli/commands/test-notification'));
