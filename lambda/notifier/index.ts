@@ -16,16 +16,10 @@ import {
   type Message,
   type PipelineRevision,
 } from './format';
+import { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE, PIPELINE_EXECUTIONS_METRIC } from './contract';
 import { publishMessage } from './publish';
 
-/** The notifier's environment. */
-export const NOTIFIER_ENV = {
-  topicArn: 'WATCHY_NOTIFICATION_TOPIC_ARN',
-  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
-} as const;
-
-/** CloudWatch namespace of the notifier's metrics. */
-export const NOTIFIER_METRICS_NAMESPACE = 'Watchy/Pipelines';
+export { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE } from './contract';
 
 export interface NotifierDeps {
   readonly publish: (message: Message) => Promise<string>;
@@ -93,7 +87,7 @@ export function awsNotifierDeps(topicArn: string): NotifierDeps {
       const metric = metrics.singleMetric();
       metric.addDimension('pipeline', pipeline);
       metric.addDimension('state', state);
-      metric.addMetric('PipelineExecutions', MetricUnit.Count, 1);
+      metric.addMetric(PIPELINE_EXECUTIONS_METRIC, MetricUnit.Count, 1);
     },
   };
 }

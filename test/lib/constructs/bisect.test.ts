@@ -1,0 +1,177 @@
+/**
+ * The Bisect construct in a stack of its own (imported bucket, topic, projects and rollback
+ * function, so every resource and finding is the construct's): the function, the list-commits
+ * project, the EventBridge rule and least-privilege permissions; cdk-nag with no findings.
+ */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
+import { Bisect } from '../../../lib/constructs/bisect';
+import { lintTemplate, synthLocal, type LocalSynth } from './bisect-local-stack';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:watchy-notifications';
+let synth: LocalSynth;
+let template: Template;
+
+beforeAll(() => {
+  synth = synthLocal((stack) => {
+    new Bisect(stack, 'Bisect', {
+      releaseBucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'watchy-releases'),
+      topic: sns.Topic.fromTopicArn(stack, 'Topic', TOPIC),
+      buildProjects: [
+        codebuild.Project.fromProjectName(stack, 'Nuitka', 'watchy-nuitka-x86_64'),
+        codebuild.Project.fromProjectName(stack, 'Rust', 'watchy-rust-arm64'),
+      ],
+      source: {
+        codeBuildSourceType: 'GITHUB',
+        cloneUrl: 'https://github.com/watchy-cloud/watchy-release-platform.git',
+        connectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/0123abcd',
+      },
+      releaseBranch: 'main',
+      releasePipelineNames: ['Watchy-Release'],
+      retries: 2,
+      autoRollback: true,
+      rollbackFunction: lambda.Function.fromFunctionName(stack, 'Rollback', 'Watchy-rollback'),
+      rollbackApps: ['slack', 'github'],
+      functionName: 'Watchy-bisect',
+    });
+  });
+  template = synth.template;
+});
+afterAll(() => synth.cleanup());
+
+function policyOf(
+  roleMatch: string,
+): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.entries(policies)
+    .filter(([id]) => id.includes(roleMatch))
+    .flatMap(
+      ([, p]) =>
+        (p as { Properties: { PolicyDocument: { Statement: never[] } } }).Properties.PolicyDocument.Statement,
+    );
+}
+
+const actionsOf = (statements: { Action: string | string[] }[]) =>
+  statements.flatMap((s) => [s.Action].flat());
+
+describe('Bisect construct', () => {
+  test('no unacknowledged cdk-nag findings', () => {
+    expect(synth.findings).toEqual([]);
+  });
+
+  test('cfn-lint: no errors or warnings; checkov: no failed checks', () => {
+    expect(lintTemplate(synth.file)).toEqual({ cfnLint: '', checkovFailed: [] });
+  });
+
+  test('the bisect function: ARM64, named, configured from the props', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'Watchy-bisect',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          [BISECT_ENV.bucket]: 'watchy-releases',
+          [BISECT_ENV.projects]: '["watchy-nuitka-x86_64","watchy-rust-arm64"]',
+          [BISECT_ENV.retries]: '2',
+          [BISECT_ENV.autoRollback]: 'true',
+          [BISECT_ENV.releaseBranch]: 'main',
+          [BISECT_ENV.releasePipelines]: '["Watchy-Release"]',
+          [BISECT_ENV.rollbackApps]: '["slack","github"]',
+          [BISECT_ENV.rollbackFunction]: 'Watchy-rollback',
+          [BISECT_ENV.topicArn]: TOPIC,
+          [BISECT_ENV.listProject]: { Ref: Match.stringLikeRegexp('ListCommits') },
+        }),
+      },
+    });
+  });
+
+  test('every ended build of the bisected projects and the list project reaches the function, with a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.codebuild'],
+        'detail-type': ['CodeBuild Build State Change'],
+        detail: {
+          'build-status': ['SUCCEEDED', 'FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'],
+          'project-name': [
+            'watchy-nuitka-x86_64',
+            'watchy-rust-arm64',
+            { Ref: Match.stringLikeRegexp('ListCommits') },
+          ],
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: { Arn: Match.anyValue() },
+          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 7200 },
+        }),
+      ],
+    });
+  });
+
+  test('the function starts and reads builds of those projects only (no wildcard)', () => {
+    const statement = policyOf('BisectFunctionRole').find((s) =>
+      actionsOf([s]).includes('codebuild:StartBuild'),
+    )!;
+    expect(actionsOf([statement]).sort()).toEqual([
+      'codebuild:BatchGetBuilds',
+      'codebuild:ListBuildsForProject',
+      'codebuild:StartBuild',
+    ]);
+    const resources = JSON.stringify(statement.Resource);
+    expect(resources).toContain('project/watchy-nuitka-x86_64');
+    expect(resources).toContain('project/watchy-rust-arm64');
+    expect(resources).not.toContain('project/*');
+  });
+
+  test('the function writes sessions under state/bisect/ only, and can neither sign nor write releases', () => {
+    const statements = policyOf('BisectFunctionRole');
+    const puts = statements.filter((s) => actionsOf([s]).includes('s3:PutObject'));
+    expect(puts).toHaveLength(1);
+    expect(JSON.stringify(puts[0]!.Resource)).toContain('/state/bisect/*');
+    const actions = actionsOf(statements);
+    expect(actions.filter((a) => a.startsWith('kms:'))).toEqual([]);
+    expect(actions).not.toContain('s3:DeleteObject');
+    const reads = statements.filter((s) => actionsOf([s]).includes('s3:GetObject'));
+    expect(JSON.stringify(reads.map((s) => s.Resource))).toContain('/binaries/*/watchy-*.json');
+    const list = statements.find((s) => actionsOf([s]).includes('s3:ListBucket'))!;
+    expect(list.Condition).toEqual({ StringLike: { 's3:prefix': ['state/bisect/*'] } });
+  });
+
+  test('the function may invoke the rollback function and publish to the topic', () => {
+    const statements = policyOf('BisectFunctionRole');
+    const invoke = statements.find((s) => actionsOf([s]).includes('lambda:InvokeFunction'))!;
+    expect(JSON.stringify(invoke.Resource)).toContain('function:Watchy-rollback');
+    const publish = statements.find((s) => actionsOf([s]).includes('sns:Publish'))!;
+    expect(publish.Resource).toBe(TOPIC);
+  });
+
+  test('the list-commits project clones the whole repository through the connection, at any commit', () => {
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Source: Match.objectLike({
+        Type: 'GITHUB',
+        Location: 'https://github.com/watchy-cloud/watchy-release-platform.git',
+        GitCloneDepth: 0,
+        Auth: {
+          Type: 'CODECONNECTIONS',
+          Resource: 'arn:aws:codeconnections:us-east-1:123456789012:connection/0123abcd',
+        },
+        BuildSpec: Match.stringLikeRegexp(
+          "git log --first-parent --reverse --format='%H%x09%an <%ae>%x09%s'",
+        ),
+      }),
+      Environment: Match.objectLike({ Type: 'ARM_CONTAINER', ComputeType: 'BUILD_GENERAL1_SMALL' }),
+      EncryptionKey: Match.anyValue(),
+    });
+  });
+
+  test('the list-commits project may write commit lists and nothing else in the bucket', () => {
+    const statements = policyOf('ListCommitsRole');
+    const s3Statements = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
+    expect(s3Statements).toHaveLength(1);
+    expect(actionsOf(s3Statements)).toEqual(['s3:PutObject']);
+    expect(JSON.stringify(s3Statements[0]!.Resource)).toContain('/state/bisect/commits/*');
+  });
+});
