@@ -45,7 +45,9 @@ function pullRequestPipeline(json: any): any {
 }
 const stage = (pipeline: any, name: string) => pipeline.Stages.find((s: any) => s.Name === name);
 const envOf = (action: any): Record<string, string> =>
-  Object.fromEntries(JSON.parse(action.Configuration.EnvironmentVariables).map((v: any) => [v.name, v.value]));
+  Object.fromEntries(
+    JSON.parse(action.Configuration.EnvironmentVariables).map((v: any) => [v.name, v.value]),
+  );
 
 const BUILD_ACTIONS = [
   'nuitka-slack-x86_64',
@@ -77,7 +79,8 @@ describe('release pipeline', () => {
   });
 
   test('push trigger file-path filters cover every catalog source path, FORCE_BUILD and buildspecs/', () => {
-    const includes: string[] = releasePipeline(f.pipelineJson).Triggers[0].GitConfiguration.Push[0].FilePaths.Includes;
+    const includes: string[] = releasePipeline(f.pipelineJson).Triggers[0].GitConfiguration.Push[0].FilePaths
+      .Includes;
     expect(includes.length).toBeLessThanOrEqual(MAX_FILE_PATH_PATTERNS);
     const { catalog } = f.config;
     const sourcePaths = [
@@ -91,7 +94,9 @@ describe('release pipeline', () => {
     expect(includes).toContain(FORCE_BUILD_FILE);
     expect(includes.some((p) => globMatches(p, 'buildspecs/nuitka.yml'))).toBe(true);
     // Shared monitor code (examples/monitors/common) is inside the grouped pattern.
-    expect(includes.some((p) => globMatches(p, 'examples/monitors/common/watchy_monitor_common.py'))).toBe(true);
+    expect(includes.some((p) => globMatches(p, 'examples/monitors/common/watchy_monitor_common.py'))).toBe(
+      true,
+    );
     expect(includes.some((p) => globMatches(p, 'README.md'))).toBe(false);
   });
 
@@ -117,7 +122,12 @@ describe('release pipeline', () => {
   });
 
   test('stages are Source, Test, Build, Scan, and no Publish stage without a publish function', () => {
-    expect(releasePipeline(f.pipelineJson).Stages.map((s: any) => s.Name)).toEqual(['Source', 'Test', 'Build', 'Scan']);
+    expect(releasePipeline(f.pipelineJson).Stages.map((s: any) => s.Name)).toEqual([
+      'Source',
+      'Test',
+      'Build',
+      'Scan',
+    ]);
   });
 
   test('the Test stage runs the tests project', () => {
@@ -130,7 +140,10 @@ describe('release pipeline', () => {
     const actions = stage(releasePipeline(f.pipelineJson), 'Build').Actions;
     expect(actions.map((a: any) => a.Name).sort()).toEqual([...BUILD_ACTIONS].sort());
     for (const target of f.build.targets) {
-      const name = target.kind === 'rust' ? `rust-${target.architecture}` : `${target.kind}-${target.app}-${target.architecture}`;
+      const name =
+        target.kind === 'rust'
+          ? `rust-${target.architecture}`
+          : `${target.kind}-${target.app}-${target.architecture}`;
       const action = actions.find((a: any) => a.Name === name);
       expect(action.RunOrder).toBe(1);
       expect(action.Namespace).toBe(name);
@@ -145,7 +158,10 @@ describe('release pipeline', () => {
 
   test('the Scan stage scans each pushed image by the digest its build exported', () => {
     const actions = stage(releasePipeline(f.pipelineJson), 'Scan').Actions;
-    expect(actions.map((a: any) => a.Name).sort()).toEqual(['scan-status-api-x86_64', 'scan-webhook-relay-x86_64']);
+    expect(actions.map((a: any) => a.Name).sort()).toEqual([
+      'scan-status-api-x86_64',
+      'scan-webhook-relay-x86_64',
+    ]);
     for (const action of actions) {
       expect(text(action.Configuration.ProjectName)).toContain(f.projectId(projectKeys.scan));
       const service = action.Name.replace(/^scan-/, '').replace(/-x86_64$/, '');
@@ -173,11 +189,14 @@ describe('release pipeline', () => {
     }
   });
 
-  test('the publish function's role may report CodePipeline job results (success or failure)', () => {
+  test("the publish function's role may report CodePipeline job results (success or failure)", () => {
     const policies = resourcesOf(Template.fromStack(withPublish.deps).toJSON(), 'AWS::IAM::Policy');
     const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
     const jobResults = statements.find((s: any) => s.Sid === 'ReportPipelineJobResults');
-    expect([...jobResults.Action].sort()).toEqual(['codepipeline:PutJobFailureResult', 'codepipeline:PutJobSuccessResult']);
+    expect([...jobResults.Action].sort()).toEqual([
+      'codepipeline:PutJobFailureResult',
+      'codepipeline:PutJobSuccessResult',
+    ]);
   });
 
   test('the artifact store is the Build stack bucket, encrypted with the build key', () => {
@@ -205,7 +224,9 @@ describe('pull-request pipeline', () => {
     expect(pipeline.ExecutionMode).toBe('PARALLEL');
     expect(pipeline.Stages.map((s: any) => s.Name)).toEqual(['Source', 'Test']);
     const [test] = stage(pipeline, 'Test').Actions;
-    expect(text(test.Configuration.ProjectName)).toContain(withPublish.projectId(projectKeys.pullRequestTests));
+    expect(text(test.Configuration.ProjectName)).toContain(
+      withPublish.projectId(projectKeys.pullRequestTests),
+    );
     expect(text(pipeline)).not.toContain('Lambda');
   });
 });
