@@ -153,9 +153,6 @@ function depsFromEnvironment(env: NodeJS.ProcessEnv): PublishHandlerDeps {
 export async function handler(event: unknown, context: Context): Promise<PublishHandlerResult> {
   logger.addContext(context);
   handlerDeps ??= depsFromEnvironment(process.env);
-  try {
-    return await handlePublishEvent(handlerDeps, event);
-  } finally {
-    metrics.publishStoredMetrics();
-  }
+  // Telemetry writes each metric as its own EMF document at once (singleMetric): nothing to flush here.
+  return handlePublishEvent(handlerDeps, event);
 }

@@ -54,6 +54,7 @@ afterEach(() => {
 afterAll(async () => {
   world?.s3.destroy();
   world?.kms.destroy();
+  world?.cloudfront.destroy();
   await moto?.stop();
 });
 

@@ -56,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   world?.s3.destroy();
   world?.kms.destroy();
+  world?.cloudfront.destroy();
   codebuild?.destroy();
   await moto?.stop();
 });

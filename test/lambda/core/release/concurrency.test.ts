@@ -23,6 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   world?.s3.destroy();
   world?.kms.destroy();
+  world?.cloudfront.destroy();
   await moto?.stop();
 });
 

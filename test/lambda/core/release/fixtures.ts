@@ -1,10 +1,17 @@
 /**
- * Shared fixtures of the release tests: moto with a release bucket and a KMS signing key, real
+ * Shared fixtures of the release tests: moto with a release bucket, a KMS signing key and a
+ * CloudFront distribution (whose invalidations the tests read back), real
  * packages made by `packageBinary` from a real ELF (this machine's /bin/true plus a variant suffix,
  * so each release has its own bytes), staged with the real stager.
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CloudFrontClient,
+  CreateDistributionCommand,
+  GetInvalidationCommand,
+  ListInvalidationsCommand,
+} from '@aws-sdk/client-cloudfront';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +19,8 @@ import type { KeyObject } from 'node:crypto';
 import { packageBinary } from '../../../../lambda/core/packaging';
 import type { Architecture, BinaryType } from '../../../../lambda/core/artifacts';
 import { kmsPublicKey, KmsSigner } from '../../../../lambda/core/release/kms-signer';
-import type { Invalidator, ReleaseDeps } from '../../../../lambda/core/release/deps';
+import type { ReleaseDeps } from '../../../../lambda/core/release/deps';
+import { CloudFrontInvalidator } from '../../../../lambda/core/release/cloudfront-invalidator';
 import { stageDist } from '../../../../lambda/core/release/stage';
 import { S3ReleaseStore } from '../../../../lambda/core/release/store';
 import type { PublishSettings } from '../../../../lambda/core/release/publish';
@@ -24,12 +32,20 @@ export const SETTINGS: PublishSettings = {
   binaryDistributionUrl: 'https://releases.example.test/binaries',
 };
 
-/** Records invalidated paths (CloudFront itself is out of these tests' scope). */
-export class RecordingInvalidator implements Invalidator {
-  readonly paths: string[] = [];
-  async invalidate(paths: readonly string[]): Promise<void> {
-    this.paths.push(...paths);
+/** Every path invalidated on `distributionId` so far, oldest invalidation first (moto's CloudFront). */
+export async function invalidatedPaths(
+  cloudfront: CloudFrontClient,
+  distributionId: string,
+): Promise<string[]> {
+  const list = await cloudfront.send(new ListInvalidationsCommand({ DistributionId: distributionId }));
+  const paths: string[] = [];
+  for (const summary of [...(list.InvalidationList?.Items ?? [])].reverse()) {
+    const one = await cloudfront.send(
+      new GetInvalidationCommand({ DistributionId: distributionId, Id: summary.Id! }),
+    );
+    paths.push(...(one.Invalidation?.InvalidationBatch?.Paths?.Items ?? []));
   }
+  return paths;
 }
 
 export interface ReleaseWorld {
@@ -38,7 +54,8 @@ export interface ReleaseWorld {
   readonly store: S3ReleaseStore;
   readonly deps: ReleaseDeps;
   readonly publicKey: KeyObject;
-  readonly invalidator: RecordingInvalidator;
+  readonly cloudfront: CloudFrontClient;
+  readonly distributionId: string;
   readonly keyArn: string;
 }
 
@@ -52,13 +69,40 @@ export async function releaseWorld(moto: MotoServer): Promise<ReleaseWorld> {
   const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
   const keyArn = key.KeyMetadata!.Arn!;
   const store = new S3ReleaseStore(s3, bucket);
-  const invalidator = new RecordingInvalidator();
+  const cloudfront = new CloudFrontClient(moto.clientConfig);
+  const distribution = await cloudfront.send(
+    new CreateDistributionCommand({
+      DistributionConfig: {
+        CallerReference: bucket,
+        Comment: 'release tests',
+        Enabled: true,
+        Origins: {
+          Quantity: 1,
+          Items: [
+            {
+              Id: 'releases',
+              DomainName: `${bucket}.s3.amazonaws.com`,
+              S3OriginConfig: { OriginAccessIdentity: '' },
+            },
+          ],
+        },
+        DefaultCacheBehavior: {
+          TargetOriginId: 'releases',
+          ViewerProtocolPolicy: 'https-only',
+          CachePolicyId: '658327ea-f89d-4fab-a63d-7e88639e58f6',
+        },
+      },
+    }),
+  );
+  const distributionId = distribution.Distribution!.Id!;
+  const invalidator = new CloudFrontInvalidator(cloudfront, distributionId);
   return {
     s3,
     kms,
     store,
     keyArn,
-    invalidator,
+    cloudfront,
+    distributionId,
     publicKey: await kmsPublicKey(kms, keyArn),
     deps: { store, signer: new KmsSigner(kms, keyArn), invalidator },
   };

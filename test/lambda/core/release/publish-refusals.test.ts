@@ -37,6 +37,7 @@ async function readRequest(key: string): Promise<PublishRequest> {
 afterAll(async () => {
   world?.s3.destroy();
   world?.kms.destroy();
+  world?.cloudfront.destroy();
   await moto?.stop();
 });
 
@@ -113,7 +114,8 @@ describe('publish refuses bad requests and writes nothing', () => {
   test('staged object whose hash does not match (the .gz changed after staging)', async () => {
     const gz = (await world.store.get(tamperCopy.binary.key, 1 << 26))!.body;
     const tampered = Buffer.from(gz);
-    tampered[tampered.length - 9] ^= 0xff;
+    const at = tampered.length - 9;
+    tampered[at] = tampered[at]! ^ 0xff;
     await world.s3.send(
       new PutObjectCommand({ Bucket: world.store.bucket, Key: tamperCopy.binary.key, Body: tampered }),
     );

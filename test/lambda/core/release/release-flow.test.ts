@@ -12,7 +12,7 @@ import { readHistory } from '../../../../lambda/core/release/history';
 import { publish } from '../../../../lambda/core/release/publish';
 import { emergencyRollback, rollbackToVersion } from '../../../../lambda/core/release/rollback';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import { invalidatedPaths, packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
 
 const REF = { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' } as const;
 let moto: MotoServer;
@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   world?.s3.destroy();
   world?.kms.destroy();
+  world?.cloudfront.destroy();
   await moto?.stop();
 });
 
@@ -89,7 +90,7 @@ describe('release flow (moto, KMS-signed)', () => {
       metadataVersion: 1,
     });
     await expectLatest('1.0.0');
-    expect(world.invalidator.paths).toEqual([
+    expect(await invalidatedPaths(world.cloudfront, world.distributionId)).toEqual([
       '/binaries/slack-monitor/watchy-slack-monitor.json',
       '/binaries/slack-monitor/watchy-slack-monitor.gz',
     ]);
@@ -125,6 +126,8 @@ describe('release flow (moto, KMS-signed)', () => {
     );
     expect(after.Versions?.length).toBe(before.Versions?.length);
     expect((await latest()).metadata.version).toBe('1.1.0');
+    // Two moves so far (1.0.0, 1.1.0): two invalidations of the two pointer paths, none for the retry.
+    expect(await invalidatedPaths(world.cloudfront, world.distributionId)).toHaveLength(4);
   });
 
   test('emergency rollback: back to 1.0.0 with a higher metadata_version, 1.1.0 marked bad', async () => {
