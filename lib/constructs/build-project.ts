@@ -207,7 +207,8 @@ export class BuildProject extends Construct {
   }
 
   /**
-   * Lets a build write (and abort multipart uploads) only under `staging/${aws:userid}/` of the
+   * Lets a build write (abort its multipart uploads, and read back what it wrote, for an
+   * idempotent retry of `watchy stage`) only under `staging/${aws:userid}/` of the
    * release bucket. CodeBuild's role session is `AWSCodeBuild-<build uuid>`, so `aws:userid` is
    * `<role id>:AWSCodeBuild-<build uuid>`: each build has a prefix of its own and can neither
    * overwrite another build's staged files nor touch `binaries/` or `state/`.
@@ -220,7 +221,7 @@ export class BuildProject extends Construct {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'StageOwnBuildOutput',
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
         resources: [`${bucketArn}/${STAGING_PREFIX}/\${aws:userid}/*`],
       }),
     );

@@ -250,7 +250,7 @@ describe('Build stack', () => {
             text(s.Resource).includes('Releases') && asList(s.Action).some((a: string) => S3_WRITE.test(a)),
         );
       expect(release).toHaveLength(1);
-      expect(release[0].Action.sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+      expect(release[0].Action.sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
       expect(release[0].Resource['Fn::Join'][1].slice(-1)[0]).toBe('/staging/${aws:userid}/*');
     }
   });
