@@ -22,6 +22,7 @@ export type LoaderCheck =
   | 'gzip'
   | 'binary-size'
   | 'sha256'
+  | 'executable'
   | 'write';
 
 export class LoaderError extends Error {

@@ -7,7 +7,8 @@
  * target architecture; `metadata_version` never below the installed one (nor the deployment's
  * floor); the download URL naming the same version; `binary_size` within the deployment's limit;
  * free space; then, while streaming, the compressed size cap, the output size cap, and afterwards
- * both sizes and both SHA-256 hashes.
+ * both sizes, both SHA-256 hashes, and that the binary is an ELF executable for the target
+ * architecture (or a `#!` script) rather than something that fails with "Exec format error".
  *
  * Warm starts send `If-None-Match` with the installed metadata's ETag: unchanged metadata costs one
  * round trip. Verified binaries are kept by hash, so a rollback to a binary still on disk, or

@@ -12,9 +12,13 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { ElfError, parseElfHeader } from '../elf';
 import type { WatchyMetadata } from '../metadata';
 import { LoaderError } from './errors';
 import { asLoaderError, expectStatus, type HttpClient } from './http';
+
+/** Bytes of the output kept to check what kind of executable it is. */
+const HEAD_BYTES = 20;
 
 /** Temp files start with this; anything left by a killed process is removed at the next start. */
 export const PARTIAL_PREFIX = '.partial-';
@@ -42,6 +46,8 @@ export function compressedCap(metadata: WatchyMetadata): number {
 class MeteredHash extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
+  /** The first bytes that went through (an executable's header). */
+  head = Buffer.alloc(0);
 
   constructor(
     private readonly cap: number,
@@ -57,6 +63,9 @@ class MeteredHash extends Transform {
       return;
     }
     this.hash.update(chunk);
+    if (this.head.length < HEAD_BYTES) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
+    }
     callback(null, chunk);
   }
 }
@@ -133,6 +142,30 @@ async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPa
   verify(url, 'compressed-sha256', metadata.compressed_sha256, compressed.hash.digest('hex'));
   verify(url, 'binary-size', metadata.binary_size, raw.bytes);
   verify(url, 'sha256', metadata.sha256, raw.hash.digest('hex'));
+  checkExecutable(url, metadata, raw.head);
+}
+
+/**
+ * What the kernel will be asked to run: an ELF binary for the metadata's architecture, or a `#!`
+ * script. Anything else would fail at exec with "Exec format error", so it is refused here, with
+ * the reason, before it is ever made executable.
+ */
+export function checkExecutable(url: string, metadata: WatchyMetadata, head: Buffer): void {
+  if (head.subarray(0, 2).toString('latin1') === '#!') return;
+  try {
+    const elf = parseElfHeader(head, 'binary');
+    if (elf.architecture === metadata.target_architecture) return;
+    throw new LoaderError(
+      'executable',
+      url,
+      `binary is an ELF ${elf.bits}-bit ${elf.machineName} executable, metadata says ${metadata.target_architecture}`,
+    );
+  } catch (error) {
+    if (error instanceof ElfError) {
+      throw new LoaderError('executable', url, `${error.message}, and not a #! script`);
+    }
+    throw error;
+  }
 }
 
 function verify(

@@ -327,6 +327,33 @@ describe('attacks and faults (one test each)', () => {
     }, 'compressed-sha256');
   });
 
+  test('a binary built for another machine (its ELF header) is refused though its metadata names this one', async () => {
+    const failure = await expectAttackRefused(async () => {
+      const elf = Buffer.from(readFileSync('/bin/true'));
+      elf.writeUInt16LE(otherArch() === 'arm64' ? 183 : 62, 18); // e_machine
+      server.publish(await signed({ version: '1.1.0', metadataVersion: 2, raw: elf }));
+    }, 'executable');
+    expect(failure.message).toMatch(
+      /binary is an ELF 64-bit (aarch64|x86_64) executable, metadata says (x86_64|arm64)$/,
+    );
+  });
+
+  test('a binary that is neither an ELF executable nor a #! script is refused', async () => {
+    await expectAttackRefused(async () => {
+      server.publish(
+        await signed({ version: '1.1.0', metadataVersion: 2, raw: Buffer.from('MZ\x90\x00 not for linux') }),
+      );
+    }, 'executable');
+  });
+
+  test("this machine's own ELF executable installs and runs", async () => {
+    const release = await signed({ version: '1.0.0', raw: readFileSync('/bin/true') });
+    server.publish(release);
+    const result = await loaderFor(release).load();
+    expect(result.outcome).toBe('downloaded');
+    expect(() => execFileSync(result.binary.path)).not.toThrow();
+  });
+
   test('malformed metadata JSON is refused', async () => {
     await expectAttackRefused(async () => {
       const v1 = await signed({ version: '1.0.0' });
