@@ -84,7 +84,8 @@ function rust(): void {
   const cache = mkdtempSync(join(tmpdir(), 'watchy-bench-cache-'));
   try {
     const args = ['rust', '--version', '1.0.0', '--arch', ARCH];
-    const cold = build(checkout, cache, args);
+    // `--clean` runs `cargo clean --release` first: the cold build is cold even on a reused cache.
+    const cold = build(checkout, cache, [...args, '--clean']);
     const warm = build(checkout, cache, args);
     // An edit to one handler: the library crate and every binary relink (fat LTO).
     const lib = checkout.path('examples', 'rust-lambdas', 'src', 'lib.rs');

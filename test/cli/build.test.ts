@@ -15,13 +15,14 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distFileNames, type Architecture } from '../../lambda/core/artifacts';
 import { readElfHeader } from '../../lambda/core/elf';
 import { parseMetadataJson } from '../../lambda/core/metadata';
 import { makeCheckout, ROOT, type Checkout } from '../examples/checkout';
 import { invokeBootstrap } from '../examples/lambda-runtime-api';
+import { startMoto } from '../support/moto-server';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 const WATCHY = join(ROOT, 'bin', 'watchy.ts');
 const ARCH: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
@@ -35,6 +36,10 @@ interface Run {
 }
 
 function watchy(checkout: Checkout, ...args: string[]): Promise<Run> {
+  return watchyWithEnv(checkout, {}, ...args);
+}
+
+function watchyWithEnv(checkout: Checkout, env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -58,6 +63,7 @@ function watchy(checkout: Checkout, ...args: string[]): Promise<Run> {
           NODE_OPTIONS: '--import=tsx',
           TMPDIR: checkout.dir,
           WATCHY_RELEASE_BUCKET: '',
+          ...env,
         },
       },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
@@ -310,6 +316,62 @@ describe('watchy build rust', () => {
       );
       expect(metadata.version).toBe('2.0.1');
       expect(metadata.target_architecture).toBe('x86_64');
+    },
+    BUILD_TIMEOUT,
+  );
+
+  test(
+    'with a release bucket the guarded post_build step stages every package and exports WATCHY_PUBLISH_REQUEST',
+    async () => {
+      // moto stands in for S3 and STS; the stage step reaches it through AWS_ENDPOINT_URL.
+      const moto = await startMoto();
+      try {
+        const s3 = new S3Client(moto.clientConfig);
+        await s3.send(new CreateBucketCommand({ Bucket: 'watchy-releases' }));
+        const credentials = {
+          AWS_ENDPOINT_URL: moto.endpoint,
+          AWS_ACCESS_KEY_ID: 'testing',
+          AWS_SECRET_ACCESS_KEY: 'testing',
+          AWS_REGION: 'us-east-1',
+        };
+        const run = await watchyWithEnv(
+          shared,
+          { WATCHY_RELEASE_BUCKET: 'watchy-releases', ...credentials },
+          'rust',
+          '--arch',
+          ARCH,
+          '--version',
+          '2.0.2',
+        );
+        expectCode(run, 0);
+        const exported = /^\[watchy build\] exported WATCHY_PUBLISH_REQUEST=(\S+)$/m.exec(run.stdout)?.[1];
+        expect(exported).toMatch(/^staging\//);
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'watchy-releases' }));
+        const keys = (listed.Contents ?? []).map((o) => o.Key ?? '');
+        expect(keys).toContain(exported);
+        expect(keys.every((k) => k.startsWith('staging/'))).toBe(true);
+        for (const bin of ['backend', 'ws-broadcast', 'ws-connect', 'ws-default', 'ws-disconnect']) {
+          const name = `${bin}-lambda${ARCH === 'x86_64' ? '' : '-arm64'}`;
+          expect(keys.some((k) => k.endsWith(`/watchy-${name}-2.0.2.gz`))).toBe(true);
+        }
+
+        const verify = await watchyWithEnv(
+          shared,
+          { WATCHY_RELEASE_BUCKET: 'watchy-releases', ...credentials },
+          'rust',
+          '--arch',
+          ARCH,
+          '--version',
+          '2.0.3',
+          '--mode',
+          'verify',
+        );
+        expectCode(verify, 0);
+        expect(verify.stdout).toContain('stage: skipped (WATCHY_MODE=verify)');
+        expect(verify.stdout).not.toContain('exported WATCHY_PUBLISH_REQUEST');
+      } finally {
+        await moto.stop();
+      }
     },
     BUILD_TIMEOUT,
   );
