@@ -32,6 +32,7 @@ const SIZES = (process.env.COLD_START_BENCH_SIZES ?? '64,256').split(',').map(Nu
 const RUNS = Number(process.env.COLD_START_BENCH_RUNS ?? 3);
 const CAPPED_RUNS = Number(process.env.COLD_START_BENCH_CAPPED_RUNS ?? 1);
 const LAMBDA_512MB_SHARE = 512 / 1769;
+const ROOT = join(__dirname, '..', '..');
 const SCENARIO = join(__dirname, 'cold-start', 'scenario.ts');
 const SERVER = join(__dirname, 'cold-start', 'server.ts');
 const GOALS = { loaderOverLimit: 1.1, sequentialOverLoader: 1.5, rssAboveIdleMiB: 64, warmExtraMs: 5 };
@@ -80,7 +81,11 @@ function cpuCap(share: number): { prefix: string[]; remove(): void; how: string 
 
 function scenario(mode: Mode, args: unknown, prefix: string[] = []): Sample {
   const command = [...prefix, process.execPath, '--import', 'tsx', SCENARIO, mode, JSON.stringify(args)];
-  const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', maxBuffer: 1024 * 1024 });
+  const result = spawnSync(command[0]!, command.slice(1), {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024,
+  });
   if (result.status !== 0) throw new Error(`${mode}: exit ${result.status}: ${result.stderr.trim()}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Sample;
 }
@@ -89,6 +94,7 @@ async function startServer(
   routes: Record<string, string>,
 ): Promise<{ url: string; stop(): void; stats(): Promise<Record<string, number>> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER, JSON.stringify({ routes })], {
+    cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
