@@ -50,7 +50,7 @@ export const SERVED_PREFIX = BINARIES_PREFIX;
 
 /**
  * CloudFront in front of the release bucket, through Origin Access Control. Versioned artifacts are
- * cached for a year and sent `immutable`; latest pointers are cached for at most a minute (and
+ * cached for a year whatever the origin says; latest pointers are cached for at most a minute (and
  * invalidated on promote and rollback). Only `binaries/*` is readable by the distribution: the
  * bucket policy grants nothing else and denies every CloudFront read outside it.
  */
@@ -60,6 +60,7 @@ export class ReleaseDistribution extends Construct {
   readonly baseUrl: string;
   readonly immutableCachePolicy: cloudfront.CachePolicy;
   readonly pointerCachePolicy: cloudfront.CachePolicy;
+  readonly responseHeadersPolicy: cloudfront.ResponseHeadersPolicy;
 
   constructor(scope: Construct, id: string, props: ReleaseDistributionProps) {
     super(scope, id);
@@ -93,38 +94,25 @@ export class ReleaseDistribution extends Construct {
       enableAcceptEncodingBrotli: cachingOn,
     });
 
-    const securityHeaders: cloudfront.ResponseSecurityHeadersBehavior = {
-      strictTransportSecurity: {
-        accessControlMaxAge: Duration.days(730),
-        includeSubdomains: true,
-        override: true,
-      },
-      contentTypeOptions: { override: true },
-      frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
-      referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
-      contentSecurityPolicy: {
-        contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
-        override: true,
-      },
-    };
-    const headersPolicy = (policyId: string, comment: string, cacheControl: string) =>
-      new cloudfront.ResponseHeadersPolicy(this, policyId, {
-        comment,
-        securityHeadersBehavior: securityHeaders,
-        customHeadersBehavior: {
-          customHeaders: [{ header: 'Cache-Control', value: cacheControl, override: true }],
+    // Cache-Control reaches viewers from the objects themselves (the publisher writes it per key);
+    // a header policy that set it would also stamp error responses (a 403 cached for a year).
+    this.responseHeadersPolicy = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'Security headers of every response of the release distribution',
+      securityHeadersBehavior: {
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(730),
+          includeSubdomains: true,
+          override: true,
         },
-      });
-    const immutableHeaders = headersPolicy(
-      'ImmutableHeaders',
-      'Security headers; versioned artifacts never change',
-      `public, max-age=${immutableTtl.toSeconds()}, immutable`,
-    );
-    const pointerHeaders = headersPolicy(
-      'PointerHeaders',
-      'Security headers; latest pointers are revalidated by every client',
-      'no-cache',
-    );
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+          override: true,
+        },
+      },
+    });
 
     // The origin is given a read-only view of the bucket, so withOriginAccessControl cannot add
     // its default statement (GetObject on every key); the statements below grant `binaries/*` only.
@@ -149,7 +137,7 @@ export class ReleaseDistribution extends Construct {
       cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
       compress: true,
       cachePolicy: kind === 'immutable' ? this.immutableCachePolicy : this.pointerCachePolicy,
-      responseHeadersPolicy: kind === 'immutable' ? immutableHeaders : pointerHeaders,
+      responseHeadersPolicy: this.responseHeadersPolicy,
     });
 
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {

@@ -88,23 +88,30 @@ export class NagFindingsError extends Error {
   }
 }
 
-const memo = new Map<string, SynthResult>();
+/** Results, and failures too: a broken synth is reported by every test that needs it, not retried by each. */
+const memo = new Map<string, SynthResult | Error>();
 
 export function synthPlatform(options: SynthOptions = {}): SynthResult {
   const key = cacheKey(options);
   const cached = memo.get(key);
+  if (cached instanceof Error) throw cached;
   if (cached) return cached;
-  const config = loadConfig({ stage: options.stage, overrides: options.overrides });
-  const outdir = join(workerCacheRoot(), key);
-  const marker = join(outdir, 'watchy-synth-complete.json');
-  if (!existsSync(marker)) {
-    rmSync(outdir, { recursive: true, force: true });
-    synthesizeInto(outdir, config);
-    writeFileSync(marker, JSON.stringify({ options }));
+  try {
+    const config = loadConfig({ stage: options.stage, overrides: options.overrides });
+    const outdir = join(workerCacheRoot(), key);
+    const marker = join(outdir, 'watchy-synth-complete.json');
+    if (!existsSync(marker)) {
+      rmSync(outdir, { recursive: true, force: true });
+      synthesizeInto(outdir, config);
+      writeFileSync(marker, JSON.stringify({ options }));
+    }
+    const result = loadResult(outdir, config);
+    memo.set(key, result);
+    return result;
+  } catch (error) {
+    memo.set(key, error as Error);
+    throw error;
   }
-  const result = loadResult(outdir, config);
-  memo.set(key, result);
-  return result;
 }
 
 /** Synthesizes into a fresh temp dir every time (no cache), e.g. for the lint test. */

@@ -2,6 +2,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { releaseKeys, type ArtifactRef } from '../../../lambda/core/artifacts';
+import { IMMUTABLE_CACHE_CONTROL } from '../../../lambda/core/release/pointer';
 import { loadConfig } from '../../../lib/config';
 import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
 import { DistributionStack } from '../../../lib/stacks/distribution-stack';
@@ -281,16 +282,20 @@ describe('CloudFront distribution', () => {
             def: year,
             max: year,
           });
-          const headers = json.Resources![(behaviour.ResponseHeadersPolicyId as { Ref: string }).Ref]!
-            .Properties as Record<string, any>;
-          expect(headers.ResponseHeadersPolicyConfig.CustomHeadersConfig.Items).toContainEqual({
-            Header: 'Cache-Control',
-            Override: true,
-            Value: `public, max-age=${year}, immutable`,
-          });
         }
       }
     }
+  });
+
+  test('Cache-Control comes from the objects as the publisher writes them, never stamped on every response', () => {
+    // A header policy setting Cache-Control would also mark 403s `immutable`; the publisher writes it per key.
+    for (const [, policy] of resourcesOf('AWS::CloudFront::ResponseHeadersPolicy')) {
+      expect(policy.Properties.ResponseHeadersPolicyConfig.CustomHeadersConfig).toBeUndefined();
+    }
+    const maxAge = (cacheControl: string) => Number(/max-age=(\d+)/.exec(cacheControl)?.[1]);
+    const year = 365 * 24 * 3600;
+    expect(IMMUTABLE_CACHE_CONTROL).toContain('immutable');
+    expect(maxAge(IMMUTABLE_CACHE_CONTROL)).toBe(year);
   });
 
   test('the cache key ignores query strings, headers and cookies (no cache busting)', () => {
@@ -359,7 +364,7 @@ describe('CloudFront distribution', () => {
     expect(allows.filter((s) => s.Principal?.Service !== 'cloudfront.amazonaws.com')).toEqual([]);
   });
 
-  test('every behaviour sends the security headers (HSTS, nosniff, frame options, referrer policy)', () => {
+  test('every behaviour sends the security headers (HSTS, nosniff, frame options, referrer policy, CSP)', () => {
     for (const behaviour of behaviours()) {
       const id = (behaviour.ResponseHeadersPolicyId as { Ref: string }).Ref;
       const policy = json.Resources![id]!;

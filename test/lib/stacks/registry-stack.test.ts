@@ -207,10 +207,16 @@ describe('ECR repositories', () => {
   });
 
   test('outputs the URI of every repository', () => {
-    expect(Object.keys(json.Outputs ?? {}).sort()).toEqual([
-      'StatusApiRepositoryUri',
-      'WebhookRelayRepositoryUri',
-    ]);
+    const outputs = json.Outputs ?? {};
+    for (const [output, name] of [
+      ['StatusApiRepositoryUri', 'watchy/status-api'],
+      ['WebhookRelayRepositoryUri', 'watchy/webhook-relay'],
+    ] as const) {
+      const [logicalId] = Object.entries(json.Resources ?? {}).find(
+        ([, r]) => r.Type === 'AWS::ECR::Repository' && r.Properties?.RepositoryName === name,
+      )!;
+      expect(JSON.stringify(outputs[output]?.Value)).toContain(logicalId);
+    }
   });
 });
 
