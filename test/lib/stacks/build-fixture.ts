@@ -4,7 +4,10 @@
  * the ECR repositories and (optionally) a publish function, so each test can vary the config, the
  * buildspec folder or the publish function without synthesizing the whole platform.
  */
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,7 +15,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { loadConfig, type WatchyConfig } from '../../../lib/config';
 import { BuildStack } from '../../../lib/stacks/build-stack';
 import { PipelineStack } from '../../../lib/stacks/pipeline-stack';
-import { cdkJsonContext } from '../../support/synth';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { cdkJsonContext, readFindings, type NagFinding } from '../../support/synth';
 
 export interface Fixture {
   readonly config: WatchyConfig;
@@ -29,11 +33,35 @@ export interface Fixture {
   projectStatements(key: string): any[];
 }
 
-export function fixture(
-  options: { overrides?: unknown; buildspecDir?: string; publishFunction?: boolean } = {},
-): Fixture {
+export interface FixtureOptions {
+  readonly overrides?: unknown;
+  readonly buildspecDir?: string;
+  readonly publishFunction?: boolean;
+}
+
+export function fixture(options: FixtureOptions = {}): Fixture {
+  return wire(new App({ context: cdkJsonContext() }), options);
+}
+
+/**
+ * cdk-nag (AwsSolutions + Serverless) over the Build and Pipeline stacks alone, wired as in the
+ * fixture: the findings of those two stacks (the stand-in stack's are not this test's business).
+ */
+export function nagFindings(options: FixtureOptions = {}): NagFinding[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'watchy-build-nag-'));
+  const app = new App({ outdir, context: cdkJsonContext() });
+  wire(app, options);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  try {
+    app.synth();
+  } catch {
+    // "Validation failed": the report says what.
+  }
+  return readFindings(outdir).filter((f) => /^Watchy-(Build|Pipeline)\//.test(f.path));
+}
+
+function wire(app: App, options: FixtureOptions): Fixture {
   const config = loadConfig({ overrides: options.overrides });
-  const app = new App({ context: cdkJsonContext() });
   const deps = new Stack(app, 'Deps');
   const releaseBucket = new s3.Bucket(deps, 'Releases');
   const repositories = new Map(

@@ -18,8 +18,8 @@ import {
 } from '../../../lambda/core/build-env';
 import { loadBuildSpec } from '../../../lib/constructs/build-project';
 import { BUILDSPEC_FILES, DEFAULT_BUILDSPEC_DIR, projectKeys } from '../../../lib/constructs/build-projects';
-import { normalisedTemplate, synthPlatform } from '../../support/synth';
-import { asList, fixture, resourcesOf, type Fixture } from './build-fixture';
+import { normalisedTemplate } from '../../support/synth';
+import { asList, fixture, nagFindings, resourcesOf, type Fixture } from './build-fixture';
 
 const X86_IMAGE = 'aws/codebuild/amazonlinux-x86_64-standard:5.0';
 const ARM_IMAGE = 'aws/codebuild/amazonlinux-aarch64-standard:3.0';
@@ -363,12 +363,13 @@ describe('Build stack', () => {
   });
 });
 
-describe('Build stack in the platform', () => {
-  test('zero unacknowledged cdk-nag findings', () => {
-    expect(synthPlatform().findings).toEqual([]);
+describe('Build stack: cdk-nag and snapshot', () => {
+  test('zero unacknowledged cdk-nag findings (Build and Pipeline stacks, with and without a publish function)', () => {
+    expect(nagFindings()).toEqual([]);
+    expect(nagFindings({ publishFunction: true })).toEqual([]);
   });
 
   test('snapshot (asset hashes normalised)', () => {
-    expect(normalisedTemplate(synthPlatform().templateJson('Build'))).toMatchSnapshot();
+    expect(normalisedTemplate(f.buildJson)).toMatchSnapshot();
   });
 });

@@ -23,8 +23,8 @@ import {
   globMatches,
   triggerFilePaths,
 } from '../../../lib/constructs/trigger-paths';
-import { normalisedTemplate, synthPlatform } from '../../support/synth';
-import { fixture, resourcesOf, type Fixture } from './build-fixture';
+import { normalisedTemplate } from '../../support/synth';
+import { fixture, nagFindings, resourcesOf, type Fixture } from './build-fixture';
 
 let f: Fixture;
 let withPublish: Fixture;
@@ -308,12 +308,13 @@ describe('release version (buildspecs/test.yml, run once per pipeline run)', () 
   });
 });
 
-describe('Pipeline stack in the platform', () => {
-  test('zero unacknowledged cdk-nag findings', () => {
-    expect(synthPlatform().findings).toEqual([]);
+describe('Pipeline stack: cdk-nag and snapshot', () => {
+  test('zero unacknowledged cdk-nag findings (Build and Pipeline stacks, with and without a publish function)', () => {
+    expect(nagFindings()).toEqual([]);
+    expect(nagFindings({ publishFunction: true })).toEqual([]);
   });
 
   test('snapshot (asset hashes normalised)', () => {
-    expect(normalisedTemplate(synthPlatform().templateJson('Pipeline'))).toMatchSnapshot();
+    expect(normalisedTemplate(f.pipelineJson)).toMatchSnapshot();
   });
 });
