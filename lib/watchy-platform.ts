@@ -69,6 +69,12 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     buildProjects: [...build.projects.values()],
     // Binary projects are keyed `{binaryType}-{architecture}` (nuitka-x86_64, rust-arm64): rebuilds run there.
     rebuildProjects: Object.fromEntries([...build.projects].filter(([key]) => /^(nuitka|rust)-/.test(key))),
+    // Bisect lists commits through the repository connection and bisects the binary and test builds
+    // (image builds have no verify-only mode: a step would push an image).
+    repository: build.source,
+    bisectProjects: [...build.projects]
+      .filter(([key]) => /^(nuitka|rust)-|^tests$/.test(key))
+      .map(([, p]) => p),
   });
   stacks.push(releaseControl);
 

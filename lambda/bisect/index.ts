@@ -110,7 +110,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): {
   listProject: string;
   topicArn: string;
   rollbackFunction?: string;
-  rollbackApps: string[];
+  rollbackApps?: string[];
   source?: SourceOverride;
   policy: AutoStartPolicy;
 } {
@@ -127,7 +127,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): {
     listProject: need(BISECT_ENV.listProject),
     topicArn: need(BISECT_ENV.topicArn),
     rollbackFunction: env[BISECT_ENV.rollbackFunction] || undefined,
-    rollbackApps: list(BISECT_ENV.rollbackApps),
+    ...(env[BISECT_ENV.rollbackApps] && { rollbackApps: list(BISECT_ENV.rollbackApps) }),
     ...(sourceType &&
       sourceLocation && {
         source: {

@@ -14,8 +14,8 @@ import type { RollbackResult } from '../core/release/rollback';
 export interface BisectRollbackDeps {
   readonly s3: S3Client;
   readonly bucket: string;
-  /** Nuitka apps with release pointers (catalog names). */
-  readonly apps: readonly string[];
+  /** Nuitka apps with release pointers (catalog names). @default any app: its latest pointer decides */
+  readonly apps?: readonly string[];
   /** Emergency rollback of one pointer (invokes the rollback function in AWS). */
   readonly emergencyRollback: (request: {
     app: string;
@@ -31,7 +31,7 @@ export async function rollbackIfLive(deps: BisectRollbackDeps, session: BisectSe
   if (!result) return 'skipped: the bisect found no commit';
   const app = session.environment[APP_VARIABLE];
   const arch = session.environment[ARCH_VARIABLE] ?? 'x86_64';
-  if (!app || !deps.apps.includes(app) || !isArchitecture(arch)) {
+  if (!app || (deps.apps && !deps.apps.includes(app)) || !isArchitecture(arch)) {
     return `skipped: ${app ?? 'the build'} has no release pointer`;
   }
   const ref: ArtifactRef = { app, architecture: arch, binaryType: 'nuitka' };

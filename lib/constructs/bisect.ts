@@ -86,7 +86,7 @@ export interface BisectProps {
   readonly autoRollback: boolean;
   /** The rollback function (part of release control), invoked for the automatic emergency rollback. @default no rollback */
   readonly rollbackFunction?: lambda.IFunction;
-  /** Nuitka apps that have release pointers (catalog names). @default [] */
+  /** Nuitka apps that have release pointers (catalog names). @default any app: its latest pointer decides */
   readonly rollbackApps?: readonly string[];
   /** Physical name of the bisect function (`watchy bisect` invokes it by name). @default generated */
   readonly functionName?: string;
@@ -211,7 +211,7 @@ export class Bisect extends Construct {
         [BISECT_ENV.topicArn]: props.topic.topicArn,
         [BISECT_ENV.releaseBranch]: props.releaseBranch,
         [BISECT_ENV.releasePipelines]: JSON.stringify(props.releasePipelineNames ?? []),
-        [BISECT_ENV.rollbackApps]: JSON.stringify(props.rollbackApps ?? []),
+        ...(props.rollbackApps && { [BISECT_ENV.rollbackApps]: JSON.stringify(props.rollbackApps) }),
         ...(props.rollbackFunction && { [BISECT_ENV.rollbackFunction]: props.rollbackFunction.functionName }),
       },
     });
@@ -267,6 +267,11 @@ export class Bisect extends Construct {
       );
     }
     props.topic.grantPublish(role);
+    // An encrypted topic grants its key's GenerateDataKey* with the publish permission.
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason: "Publishing to the encrypted notifications topic: data keys of that topic's own key only.",
+    });
     const projectArns = [...props.buildProjects.map((p) => p.projectArn), this.listProject.projectArn];
     role.addToPolicy(
       new iam.PolicyStatement({

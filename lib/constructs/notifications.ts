@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -52,6 +52,11 @@ export class BuildNotifications extends Construct {
     const fn = this.function.function;
     const role = this.function.role;
     props.topic.grantPublish(role);
+    // An encrypted topic grants its key's GenerateDataKey* with the publish permission.
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason: "Publishing to the encrypted notifications topic: data keys of that topic's own key only.",
+    });
     if (props.buildProjects.length > 0) {
       role.addToPolicy(
         new iam.PolicyStatement({

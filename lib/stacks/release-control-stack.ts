@@ -7,7 +7,10 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { releaseFunctionNames } from '../../lambda/core/release/environment';
 import type { WatchyConfig } from '../config';
+import { Bisect, type BisectSource } from '../constructs/bisect';
+import { BuildNotifications } from '../constructs/notifications';
 import { PublishFunction } from '../constructs/publish-function';
+import { ReleaseDashboard } from '../constructs/release-dashboard';
 import { ReleaseTopic } from '../constructs/release-topic';
 import { RollbackFunction } from '../constructs/rollback-function';
 import { SigningKey } from '../constructs/signing-key';
@@ -27,6 +30,10 @@ export interface ReleaseControlStackProps extends StackProps {
   readonly buildProjects?: readonly codebuild.IProject[];
   /** The binary projects by `{binaryType}-{architecture}` (rollback rebuilds run there). @default {} */
   readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+  /** The repository connection (Build stack): bisect lists commits in its own project through it. @default no bisect */
+  readonly repository?: BisectSource;
+  /** Projects whose failing release-branch builds are bisected. @default the rebuild projects */
+  readonly bisectProjects?: readonly codebuild.IProject[];
 }
 
 /**
@@ -71,8 +78,39 @@ export class ReleaseControlStack extends Stack {
       functionName: names.rollback,
     }).function;
 
-    // Bisect, notifier and dashboard constructs: added here, using this.releaseBucket, this.topic,
-    // this.buildProjects and this.rollbackFunction (grantInvoke) for automatic emergency rollback.
+    const functions = new Map<string, lambda.IFunction>([
+      ['publish', this.publishFunction],
+      ['rollback', this.rollbackFunction],
+    ]);
+    if (props.repository) {
+      const bisect = new Bisect(this, 'Bisect', {
+        releaseBucket: props.releaseBucket,
+        topic: this.topic,
+        buildProjects: props.bisectProjects ?? Object.values(props.rebuildProjects ?? {}),
+        source: props.repository,
+        releaseBranch: props.source.releaseBranch,
+        retries: props.releaseControl.bisectRetries,
+        autoRollback: props.releaseControl.autoRollbackOnBisect,
+        rollbackFunction: this.rollbackFunction,
+        functionName: `${props.stackPrefix}-bisect`,
+      });
+      functions.set('bisect', bisect.function.function);
+      new CfnOutput(this, 'BisectFunctionName', { value: bisect.function.function.functionName });
+    }
+    // CloudFormation names the pipelines `<stack>-<logical id>-<suffix>`: the Pipeline stack's start with this.
+    const pipelineNamePrefix = `${props.stackPrefix}-Pipeline-`;
+    const notifications = new BuildNotifications(this, 'BuildNotifications', {
+      topic: this.topic,
+      buildProjects: this.buildProjects,
+      pipelineNamePrefix,
+    });
+    functions.set('notifier', notifications.function.function);
+    const dashboard = new ReleaseDashboard(this, 'Dashboard', {
+      dashboardName: `${props.stackPrefix}-Releases`,
+      buildProjects: new Map(this.buildProjects.map((p) => [p.node.scope?.node.id ?? p.node.id, p])),
+      functions,
+    });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
 
     new CfnOutput(this, 'PublishFunctionName', { value: this.publishFunction.functionName });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.rollbackFunction.functionName });
