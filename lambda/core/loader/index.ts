@@ -17,7 +17,7 @@
  *
  * Node built-ins plus the small metadata and signing modules only: no AWS SDK.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, unlink, writeFile, rename, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isArchitecture, type Architecture } from '../artifacts';
@@ -25,7 +25,7 @@ import { MAX_METADATA_BYTES, MetadataError, parseMetadataJson, type WatchyMetada
 import { toPublicKey, verifyMetadataSignature } from '../signing';
 import { LoaderError, oneLine } from './errors';
 import { expectStatus, HttpClient, readCapped, type HttpSettings } from './http';
-import { BINARY_PREFIX, binaryPath, downloadAndInstall, fileMatches, PARTIAL_PREFIX } from './install';
+import { binaryPath, downloadAndInstall, fileMatches, PARTIAL_PREFIX } from './install';
 
 export { LoaderError, type LoaderCheck } from './errors';
 export type { HttpSettings } from './http';
@@ -37,8 +37,16 @@ export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
   backoffMs: 200,
 };
 
-/** Where the loader remembers what it installed (so `watchy fetch` runs see earlier ones). */
-export const STATE_FILE = 'watchy-loader-state.json';
+/**
+ * Where a loader remembers what it installed for one metadata URL (so later `watchy fetch` runs see
+ * earlier ones), beside the binaries: several artifacts may share a directory.
+ */
+export function stateFileName(metadataUrl: string): string {
+  return `watchy-loader-${createHash('sha256').update(metadataUrl).digest('hex').slice(0, 16)}.json`;
+}
+const STATE_PREFIX = 'watchy-loader-';
+/** A temp file untouched this long belongs to a process that is gone. */
+const STALE_PARTIAL_MS = 60_000;
 
 export interface LoaderOptions {
   /** `{BinaryDistributionUrl}/{name}/watchy-{name}.json` */
@@ -88,7 +96,10 @@ interface Installed extends InstalledBinary {
 interface StateFile {
   readonly metadataUrl: string;
   readonly etag?: string;
+  /** The accepted metadata document, as received. */
   readonly metadata: string;
+  /** SHA-256 of the binary installed before it (kept for an instant rollback). */
+  readonly previous?: string;
 }
 
 export function hostArchitecture(): Architecture | undefined {
@@ -112,6 +123,9 @@ export class BinaryLoader {
   private readonly client: HttpClient;
   private readonly warn: (message: string) => void;
   private installed?: Installed;
+  /** SHA-256 of the binary before the installed one, kept on disk. */
+  private previous?: string;
+  private readonly stateFile: string;
   /** Binaries hashed by this process: never hashed again. */
   private readonly verified = new Set<string>();
   private restored = false;
@@ -121,6 +135,7 @@ export class BinaryLoader {
     const fail = (detail: string) => new LoaderError('config', options.metadataUrl, detail);
     this.metadataUrl = options.metadataUrl;
     this.destDir = resolve(options.destDir);
+    this.stateFile = join(this.destDir, stateFileName(options.metadataUrl));
     this.allowUnsigned = options.allowUnsigned ?? false;
     if (options.publicKey !== undefined) {
       try {
@@ -208,10 +223,16 @@ export class BinaryLoader {
       this.verified.add(path);
       outcome = 'downloaded';
     }
-    const previous = this.installed;
+    // Keep the installed binary and the one before it; the one that falls out of that pair goes.
+    const before = this.installed?.metadata.sha256;
+    let dropped: string | undefined;
+    if (before && before !== metadata.sha256) {
+      dropped = this.previous !== metadata.sha256 ? this.previous : undefined;
+      this.previous = before;
+    }
     this.installed = { path, metadata, etag: fetched.etag };
     await this.save(fetched.body.toString('utf8'));
-    await this.prune(previous?.path);
+    if (dropped && dropped !== metadata.sha256) await this.drop(dropped);
     return { binary: this.current!, outcome };
   }
 
@@ -319,23 +340,32 @@ export class BinaryLoader {
   /** Picks up what an earlier process installed here, re-checking it as if freshly offered. */
   private async restore(): Promise<void> {
     for (const name of await readdir(this.destDir)) {
-      if (name.startsWith(PARTIAL_PREFIX)) await rm(join(this.destDir, name), { force: true });
+      if (!name.startsWith(PARTIAL_PREFIX)) continue;
+      const path = join(this.destDir, name);
+      const modified = await stat(path).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      );
+      if (Date.now() - modified > STALE_PARTIAL_MS) await rm(path, { force: true });
     }
     let state: StateFile;
     try {
-      state = JSON.parse(await readFile(join(this.destDir, STATE_FILE), 'utf8')) as StateFile;
+      state = JSON.parse(await readFile(this.stateFile, 'utf8')) as StateFile;
     } catch {
       return;
     }
     if (state.metadataUrl !== this.metadataUrl || typeof state.metadata !== 'string') return;
     try {
-      const metadata = this.accept(state.metadata, `${join(this.destDir, STATE_FILE)}`);
+      const metadata = this.accept(state.metadata, this.stateFile);
       const path = binaryPath(this.destDir, metadata.sha256);
       if (!(await this.onDisk(path, metadata))) {
         this.warn(`installed binary ${path} is missing or altered; it will be downloaded again`);
         return;
       }
       this.installed = { path, metadata, etag: state.etag };
+      if (typeof state.previous === 'string' && /^[0-9a-f]{64}$/.test(state.previous)) {
+        this.previous = state.previous;
+      }
     } catch (error) {
       this.warn(`ignoring earlier install: ${(error as Error).message}`);
     }
@@ -346,21 +376,24 @@ export class BinaryLoader {
       metadataUrl: this.metadataUrl,
       etag: this.installed?.etag,
       metadata: metadataText,
+      previous: this.previous,
     };
-    const target = join(this.destDir, STATE_FILE);
-    const temp = `${target}.${process.pid}.tmp`;
+    const temp = `${this.stateFile}.${process.pid}.tmp`;
     await writeFile(temp, JSON.stringify(state), { mode: 0o600 });
-    await rename(temp, target);
+    await rename(temp, this.stateFile);
   }
 
-  /** Keeps the installed binary and the one before it (an instant rollback); removes the rest. */
-  private async prune(previous: string | undefined): Promise<void> {
-    const keep = new Set([this.installed?.path, previous].filter(Boolean).map((p) => basename(p!)));
+  /** Removes a binary no loader in this directory keeps (installed or previous). */
+  private async drop(sha256: string): Promise<void> {
     for (const name of await readdir(this.destDir)) {
-      if (name.startsWith(BINARY_PREFIX) && !keep.has(name)) {
-        await rm(join(this.destDir, name), { force: true });
-        this.verified.delete(join(this.destDir, name));
-      }
+      if (!name.startsWith(STATE_PREFIX) || !name.endsWith('.json')) continue;
+      const path = join(this.destDir, name);
+      if (path === this.stateFile) continue;
+      const text = await readFile(path, 'utf8').catch(() => '');
+      if (text.includes(sha256)) return;
     }
+    const path = binaryPath(this.destDir, sha256);
+    await rm(path, { force: true });
+    this.verified.delete(path);
   }
 }

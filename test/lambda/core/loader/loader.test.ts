@@ -198,6 +198,43 @@ describe('good releases', () => {
     expect(server.count('.gz')).toBe(downloads);
   });
 
+  test('disk use stays bounded: a third release removes the first binary', async () => {
+    const dir = tempDir();
+    for (const [version, metadataVersion] of [
+      ['1.0.0', 1],
+      ['1.1.0', 2],
+      ['1.2.0', 3],
+    ] as const) {
+      const release = await signed({ version, metadataVersion });
+      server.publish(release);
+      await loaderFor(release, { destDir: dir }).load();
+    }
+    const binaries = readdirSync(dir).filter((n) => n.startsWith('sha256-'));
+    const expected = await Promise.all(
+      ['1.1.0', '1.2.0'].map(async (version) => `sha256-${(await signed({ version })).metadata.sha256}`),
+    );
+    expect(binaries.sort()).toEqual(expected.sort());
+  });
+
+  test("two artifacts sharing a directory keep each other's binaries", async () => {
+    const dir = tempDir();
+    const arm = await signed({ version: '1.0.0', architecture: otherArch() });
+    const slack = await signed({ version: '1.0.0', raw: monitorScript('slack 1.0.0') });
+    server.publish(arm);
+    server.publish(slack);
+    // The other architecture's artifact, installed by a loader for that architecture.
+    await loaderFor(arm, { destDir: dir, architecture: otherArch() }).load();
+    for (const [version, metadataVersion] of [
+      ['1.1.0', 2],
+      ['1.2.0', 3],
+    ] as const) {
+      const next = await signed({ version, metadataVersion });
+      server.publish(next);
+      await loaderFor(next, { destDir: dir }).load();
+    }
+    expect(readdirSync(dir)).toContain(`sha256-${arm.metadata.sha256}`);
+  });
+
   test('unsigned seed-format metadata installs when the deployment allows unsigned', async () => {
     const release = await makeRelease(server, { version: '1.0.0', seedFormat: true });
     server.publish(release);

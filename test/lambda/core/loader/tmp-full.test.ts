@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BinaryLoader } from '../../../../lambda/core/loader';
+import { BinaryLoader, stateFileName } from '../../../../lambda/core/loader';
 import { makeRelease, monitorScript, ReleaseServer, testKey } from './release-server';
 
 function tryMount(dir: string): boolean {
@@ -59,7 +59,7 @@ afterAll(async () => {
       expect(execFileSync(result.binary.path, ['--version']).toString().trim()).toBe('1.0.0');
       expect(readdirSync(mountPoint).sort()).toEqual([
         `sha256-${v1.metadata.sha256}`,
-        'watchy-loader-state.json',
+        stateFileName(v1.metadataUrl),
       ]);
     } finally {
       loader.close();
