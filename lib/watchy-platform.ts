@@ -13,6 +13,7 @@ import { Stack, Tags, type Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from './config';
 import { BuildStack } from './stacks/build-stack';
+import { ConsumersStack } from './stacks/consumers-stack';
 import { DistributionStack } from './stacks/distribution-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { RegistryStack } from './stacks/registry-stack';
@@ -91,6 +92,19 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     publishFunction: releaseControl.publishFunction,
   });
   stacks.push(pipeline);
+
+  if (config.consumers.enabled) {
+    const consumers = new ConsumersStack(scope, `${prefix}-Consumers`, {
+      env,
+      description:
+        'Watchy example consumers: a monitor Lambda per app, loading its verified binary at cold start',
+      apps: config.catalog.nuitkaApps,
+      consumers: config.consumers,
+      binaryDistributionUrl: distribution.binaryDistributionUrl,
+      signingKey: releaseControl.signingKey.key,
+    });
+    stacks.push(consumers);
+  }
 
   for (const stack of stacks) Tags.of(stack).add('project', 'watchy-release-platform');
   return { stacks };
