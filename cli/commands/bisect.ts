@@ -58,7 +58,8 @@ connection options:
   --bucket NAME       release bucket (with --endpoint-url)
   --list-project NAME CodeBuild project that lists commits (with --endpoint-url, without --repo)
   --topic-arn ARN     SNS topic for the end-of-bisect message (with --endpoint-url)
-  --function-name F   deployed bisect function (default Watchy-bisect)
+  --stack-prefix P    deployed bisect function {P}-bisect (default Watchy; Watchy-Prod for a stage)
+  --function-name F   deployed bisect function by name (overrides --stack-prefix)
   --region REGION     AWS region (default from the environment)
 `;
 
@@ -76,12 +77,14 @@ const options = {
   'list-project': { type: 'string' },
   'topic-arn': { type: 'string' },
   'function-name': { type: 'string' },
+  'stack-prefix': { type: 'string' },
   region: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
 
-export const DEFAULT_BISECT_FUNCTION = 'Watchy-bisect';
+/** The deployed bisect function of a stack prefix (lib/stacks/release-control-stack.ts names it so). */
+export const bisectFunctionName = (stackPrefix: string): string => `${stackPrefix}-bisect`;
 
 export const command: Command = {
   name: 'bisect',
@@ -240,10 +243,14 @@ function localDeps(values: Values): BisectDeps {
 }
 
 async function invoke(values: Values, payload: unknown): Promise<BisectResponse> {
+  const prefix = values['stack-prefix'] ?? 'Watchy';
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,60}$/.test(prefix)) {
+    throw new UsageError(`invalid --stack-prefix ${JSON.stringify(prefix)}`);
+  }
   const lambda = new LambdaClient(values.region ? { region: values.region } : {});
   return invokeReleaseFunction<BisectResponse>(
     lambda,
-    values['function-name'] ?? DEFAULT_BISECT_FUNCTION,
+    values['function-name'] ?? bisectFunctionName(prefix),
     payload,
   );
 }
