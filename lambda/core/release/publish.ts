@@ -315,9 +315,18 @@ async function writeVersionedBinary(
     rawSize: request.binary.rawSize,
     rawSha256: request.binary.rawSha256,
   };
-  const existing = await store.head(key);
-  if (existing) return { gz: await existingMustMatch(deps, request, key), created: false };
-  const staged = await readVerifiedArtifact(store, request.binary.key, expected);
+  // First publishes are the common case: verify and write straight away; a create-only write that
+  // finds the key taken compares what is there instead (a retry, or a conflict).
+  let staged;
+  try {
+    staged = await readVerifiedArtifact(store, request.binary.key, expected);
+  } catch (error) {
+    // A retry after the staged copy is gone still succeeds when the versioned one is this artifact.
+    if (error instanceof ReleaseError && error.kind === 'not-found' && (await store.head(key))) {
+      return { gz: await existingMustMatch(deps, request, key), created: false };
+    }
+    throw error;
+  }
   const result = await store.putIfAbsent(key, staged.body, {
     contentType: 'application/gzip',
     sha256: request.binary.sha256,
@@ -347,8 +356,6 @@ async function writeVersionedMetadata(
   key: string,
 ): Promise<{ metadata: WatchyMetadata; created: boolean }> {
   const { store } = deps;
-  const found = await readExistingMetadata(deps, key);
-  if (found) return { metadata: sameRelease(found, release, key), created: false };
   const signed = await signMetadata(release, deps.signer);
   const body = Buffer.from(serializeMetadata(signed), 'utf8');
   const result = await store.putIfAbsent(key, body, {

@@ -82,10 +82,13 @@ export class S3ReleaseStore implements ReleaseStore {
 
   async get(key: string, maxBytes: number): Promise<StoredObject | undefined> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }),
+      );
       const size = out.ContentLength ?? 0;
       if (size > maxBytes) {
-        await out.Body?.transformToByteArray().catch(() => undefined);
+        // Drop the connection rather than read a body we refuse.
+        (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
         throw new ReleaseError(
           'verification',
           `s3://${this.bucket}/${key} is ${size} bytes, over the ${maxBytes}-byte limit`,

@@ -1,7 +1,7 @@
 /**
  * Verifies released or staged bytes against what they are claimed to be: the `.gz` size and SHA-256
- * (first against the checksum S3 keeps, when it is a full-object one, then always by reading the
- * bytes), and the raw binary's size and SHA-256 by decompressing in a stream with a size cap.
+ * (against the checksum S3 keeps, when it is a full-object one, and always by hashing the bytes
+ * read), and the raw binary's size and SHA-256 by decompressing in a stream with a size cap.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -29,27 +29,20 @@ export async function readVerified(
   maxBytes = MAX_COMPRESSED_BYTES,
 ): Promise<StoredObject> {
   const where = `s3://${store.bucket}/${key}`;
-  const info = await store.head(key);
-  if (!info) throw new ReleaseError('not-found', `${where} does not exist`);
-  if (info.size !== expected.size) {
-    throw new ReleaseError(
-      'verification',
-      `size check failed for ${where}: ${info.size} bytes, expected ${expected.size}`,
-    );
-  }
-  const checksum = info.checksumSha256;
-  if (checksum && !checksum.includes('-') && base64ToHex(checksum) !== expected.sha256) {
-    throw new ReleaseError(
-      'verification',
-      `sha256 check failed for ${where}: S3 checksum is ${base64ToHex(checksum)}, expected ${expected.sha256}`,
-    );
-  }
-  const object = await store.get(key, maxBytes);
+  // One GET: the store refuses bodies over the cap from Content-Length, before reading them.
+  const object = await store.get(key, Math.max(maxBytes, 0));
   if (!object) throw new ReleaseError('not-found', `${where} does not exist`);
   if (object.body.length !== expected.size) {
     throw new ReleaseError(
       'verification',
-      `size check failed for ${where}: read ${object.body.length} bytes, expected ${expected.size}`,
+      `size check failed for ${where}: ${object.body.length} bytes, expected ${expected.size}`,
+    );
+  }
+  const checksum = object.checksumSha256;
+  if (checksum && !checksum.includes('-') && base64ToHex(checksum) !== expected.sha256) {
+    throw new ReleaseError(
+      'verification',
+      `sha256 check failed for ${where}: S3 checksum is ${base64ToHex(checksum)}, expected ${expected.sha256}`,
     );
   }
   const actual = sha256Hex(object.body);
