@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
 import { Bisect } from '../../../lib/constructs/bisect';
+import { synthPlatform } from '../../support/synth';
 import { lintTemplate, synthLocal, type LocalSynth } from './bisect-local-stack';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:watchy-notifications';
@@ -173,5 +174,64 @@ describe('Bisect construct', () => {
     expect(s3Statements).toHaveLength(1);
     expect(actionsOf(s3Statements)).toEqual(['s3:PutObject']);
     expect(JSON.stringify(s3Statements[0]!.Resource)).toContain('/state/bisect/commits/*');
+  });
+});
+
+describe('Bisect, notifications and dashboard in the ReleaseControl stack (whole platform, cdk synth)', () => {
+  let platform: ReturnType<typeof synthPlatform>;
+  beforeAll(() => {
+    platform = synthPlatform();
+  });
+
+  test('no unacknowledged cdk-nag findings anywhere in the platform', () => {
+    expect(platform.findings).toEqual([]);
+  });
+
+  test('the bisect function is named for the CLI and bisects the binary and test projects, not images', () => {
+    const template = platform.template('ReleaseControl');
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { FunctionName: 'Watchy-bisect' },
+    });
+    const [bisect] = Object.values(functions) as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }[];
+    const variables = bisect!.Properties.Environment.Variables;
+    expect(variables[BISECT_ENV.retries]).toBe('1');
+    expect(variables[BISECT_ENV.autoRollback]).toBe('false');
+    expect(variables[BISECT_ENV.releaseBranch]).toBe('main');
+    const projects = JSON.stringify(variables[BISECT_ENV.projects]);
+    expect(projects).toMatch(/Nuitka/i);
+    expect(projects).toMatch(/Rust/i);
+    expect(projects).toMatch(/Tests/i);
+    expect(projects).not.toMatch(/Image|PullRequest|Scan/i);
+  });
+
+  test('the list-commits project clones through the Build stack connection', () => {
+    platform.template('ReleaseControl').hasResourceProperties('AWS::CodeBuild::Project', {
+      Source: Match.objectLike({
+        Auth: { Type: 'CODECONNECTIONS', Resource: Match.anyValue() },
+        GitCloneDepth: 0,
+      }),
+    });
+  });
+
+  test('the notifier watches the builds and the platform pipelines; the dashboard exists', () => {
+    const template = platform.template('ReleaseControl');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        source: ['aws.codepipeline'],
+        detail: Match.objectLike({ pipeline: [{ prefix: 'Watchy-Pipeline-' }] }),
+      }),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Watchy-Releases' });
+    template.hasOutput('BisectFunctionName', Match.anyValue());
+  });
+
+  test('prod turns the automatic emergency rollback on', () => {
+    const prod = synthPlatform({ stage: 'prod' }).template('ReleaseControl');
+    prod.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'Watchy-Prod-bisect',
+      Environment: { Variables: Match.objectLike({ [BISECT_ENV.autoRollback]: 'true' }) },
+    });
   });
 });
