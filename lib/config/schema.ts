@@ -86,6 +86,16 @@ export const DistributionSchema = z.strictObject({
   latestPointerTtlSeconds: z.number().int().min(0).max(60).default(60),
   /** S3 and CloudFront access logs expire after this many days. @default 365 */
   accessLogRetentionDays: days.default(365),
+  /**
+   * ARN of an existing CLOUDFRONT-scope WAFv2 web ACL (those live in us-east-1) attached to the
+   * distribution. @default none
+   */
+  webAclArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[A-Za-z0-9_-]{1,128}\/[0-9a-f-]{36}$/, {
+      message: 'expected a CLOUDFRONT-scope WAFv2 web ACL ARN (us-east-1, global/webacl/...)',
+    })
+    .optional(),
 });
 
 export const RegistrySchema = z.strictObject({

@@ -43,6 +43,8 @@ export interface ReleaseDistributionProps {
   readonly certificateArn?: string;
   /** @default cloudfront.PriceClass.PRICE_CLASS_ALL (consumers run in every region) */
   readonly priceClass?: cloudfront.PriceClass;
+  /** ARN of a CLOUDFRONT-scope WAFv2 web ACL (in us-east-1) to attach. @default none */
+  readonly webAclArn?: string;
 }
 
 /** The only prefix of the release bucket CloudFront may read. */
@@ -149,6 +151,7 @@ export class ReleaseDistribution extends Construct {
       ),
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: props.priceClass ?? cloudfront.PriceClass.PRICE_CLASS_ALL,
+      webAclId: props.webAclArn,
       enableIpv6: true,
       enableLogging: true,
       logBucket: props.logBucket,
@@ -196,16 +199,12 @@ export class ReleaseDistribution extends Construct {
       id: 'AwsSolutions-CFR1',
       reason: 'Consumer Lambdas fetch binaries from every AWS region; there is no country to exclude.',
     });
-    Validations.of(this.distribution).acknowledge({
-      id: 'AwsSolutions-CFR2',
-      reason:
-        'Serves only GET/HEAD of signed static files with query strings ignored; a CLOUDFRONT-scope WebACL exists only in us-east-1, outside this stack.',
-    });
-    acknowledgeCheckov(
-      this.distribution,
-      'CKV_AWS_68',
-      'Serves only GET/HEAD of signed static files with query strings ignored; a CLOUDFRONT-scope WebACL exists only in us-east-1, outside this stack.',
-    );
+    if (!props.webAclArn) {
+      const noWaf =
+        'No web ACL configured (distribution.webAclArn): it serves only GET/HEAD of signed static files with query strings ignored, and a CLOUDFRONT-scope web ACL can only be created in us-east-1, outside this stack.';
+      Validations.of(this.distribution).acknowledge({ id: 'AwsSolutions-CFR2', reason: noWaf });
+      acknowledgeCheckov(this.distribution, 'CKV_AWS_68', noWaf);
+    }
     if (!props.domainName) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR4',

@@ -37,6 +37,7 @@ export class DistributionStack extends Stack {
       latestPointerTtl: Duration.seconds(config.latestPointerTtlSeconds),
       domainName: config.domainName,
       certificateArn: config.certificateArn,
+      webAclArn: config.webAclArn,
     });
     this.distribution = cdn.distribution;
     this.binaryDistributionUrl = `${cdn.baseUrl}/${BINARIES_PREFIX}`;

@@ -17,15 +17,7 @@
  * and later test files load the same cloud assembly. Directories of finished processes are removed.
  */
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -112,14 +104,6 @@ export function synthPlatform(options: SynthOptions = {}): SynthResult {
     memo.set(key, error as Error);
     throw error;
   }
-}
-
-/** Synthesizes into a fresh temp dir every time (no cache), e.g. for the lint test. */
-export function synthPlatformFresh(options: SynthOptions = {}): SynthResult {
-  const config = loadConfig({ stage: options.stage, overrides: options.overrides });
-  const outdir = mkdtempSync(join(workerCacheRoot(), 'fresh-'));
-  synthesizeInto(outdir, config);
-  return loadResult(outdir, config);
 }
 
 /**

@@ -133,6 +133,18 @@ describe('config validation: one line naming the field and what was expected', (
       /^Invalid watchy config: distribution\.certificateArn: expected an ACM certificate ARN in us-east-1, got/,
     );
   });
+  test('web ACL that is not CLOUDFRONT-scope (regional)', () => {
+    expect(
+      errorOf({
+        distribution: {
+          webAclArn:
+            'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/releases/12345678-1234-1234-1234-123456789012',
+        },
+      }),
+    ).toMatch(
+      /^Invalid watchy config: distribution\.webAclArn: expected a CLOUDFRONT-scope WAFv2 web ACL ARN \(us-east-1, global\/webacl\/\.\.\.\), got/,
+    );
+  });
   test('cross-account principal that is not an account id', () => {
     expect(errorOf({ registry: { crossAccountPullAccounts: ['12345'] } })).toBe(
       'Invalid watchy config: registry.crossAccountPullAccounts.0: expected a 12-digit AWS account id, got "12345"',

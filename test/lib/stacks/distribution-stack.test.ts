@@ -423,6 +423,22 @@ describe('CloudFront distribution', () => {
     expect(custom.Outputs?.BinaryDistributionUrl?.Value).toBe('https://releases.watchy.cloud/binaries');
   });
 
+  test('with distribution.webAclArn the web ACL is attached and the no-WAF skip is gone', () => {
+    const webAclArn =
+      'arn:aws:wafv2:us-east-1:123456789012:global/webacl/releases/0b5c1e7a-2f4d-4c3b-9a8e-1d2c3b4a5f60';
+    const withWaf = synthPlatform({ overrides: { distribution: { webAclArn } } });
+    const source = withWaf.templateJson('Distribution');
+    expect(distributionConfig(source).WebACLId).toBe(webAclArn);
+    const skipIds = (t: CfnTemplate) =>
+      (one('AWS::CloudFront::Distribution', t)[1].Metadata?.checkov?.skip ?? []).map(
+        (k: { id: string }) => k.id,
+      );
+    expect(skipIds(source)).not.toContain('CKV_AWS_68');
+    expect(withWaf.findings).toEqual([]);
+    expect(distributionConfig().WebACLId).toBeUndefined();
+    expect(skipIds(json)).toContain('CKV_AWS_68');
+  });
+
   test('without a custom domain there is no alias and the default CloudFront certificate is used', () => {
     const config = distributionConfig();
     expect(config.Aliases).toBeUndefined();
