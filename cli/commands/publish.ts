@@ -7,6 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CloudFrontInvalidator } from '../../lambda/core/release/cloudfront-invalidator';
 import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
 import { publish, type PublishOutcome } from '../../lambda/core/release/publish';
+import { loadConfig } from '../../lib/config';
 import { parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 import {
@@ -20,13 +21,15 @@ import {
 } from './release-shared';
 
 const usage = `usage: watchy publish --request-key KEY --branch NAME [connection options]
-                      [--base-url URL] [--distribution-id ID] [--release-branch main] [--integration-branch develop]
+                      [--base-url URL] [--distribution-id ID] [--release-branch B] [--integration-branch B]
 
 Publishes what \`watchy stage\` staged (KEY is what it printed). Builds of the release branch are
 promoted to the latest pointer; builds of the integration branch publish versioned artifacts only.
 
   --base-url            BinaryDistributionUrl for download_url (with --endpoint-url; default $WATCHY_BASE_URL)
   --distribution-id     CloudFront distribution to invalidate (with --endpoint-url; default none)
+  --release-branch      promoted branch (with --endpoint-url; default: the embedded config's source.releaseBranch)
+  --integration-branch  versioned-only branch (with --endpoint-url; default: source.integrationBranch)
 
 ${CONNECTION_USAGE}
 `;
@@ -58,6 +61,7 @@ export const command: Command = {
       );
     } else {
       const distributionId = values['distribution-id'];
+      const { source } = loadConfig();
       outcome = await publish(
         {
           store: releaseStore(values),
@@ -72,8 +76,8 @@ export const command: Command = {
             : {}),
         },
         {
-          releaseBranch: values['release-branch'] ?? 'main',
-          integrationBranch: values['integration-branch'] ?? 'develop',
+          releaseBranch: values['release-branch'] ?? source.releaseBranch,
+          integrationBranch: values['integration-branch'] ?? source.integrationBranch,
           binaryDistributionUrl: required(values['base-url'] ?? process.env.WATCHY_BASE_URL, 'base-url'),
         },
         invocation,
