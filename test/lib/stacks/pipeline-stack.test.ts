@@ -16,6 +16,7 @@ import {
   devVersion,
   resolveBuildVersion,
 } from '../../../lambda/core/build-env';
+import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '../../../lambda/core/versions';
 import { projectKeys } from '../../../lib/constructs/build-projects';
 import {
   FORCE_BUILD_FILE,
@@ -301,6 +302,14 @@ describe('release version (buildspecs/test.yml, run once per pipeline run)', () 
     expect(run.code).not.toBe(0);
     expect(run.out).toContain("test: VERSION 'v1.2' is not a semantic version like 1.2.3");
     expect(() => resolveBuildVersion('v1.2', commit, new Date())).toThrow('invalid version "v1.2"');
+  });
+
+  test('test.yml runs the Node and Python versions the project pins (no drift between CI and tooling)', () => {
+    const spec = parse(readFileSync(join(__dirname, '..', '..', '..', 'buildspecs', 'test.yml'), 'utf8'));
+    expect(spec.phases.install['runtime-versions']).toEqual({
+      nodejs: MIN_TOOLING_NODE_MAJOR_VERSION,
+      python: Number(PYTHON_VERSION),
+    });
   });
 
   test('an all-digit commit prefix still gives valid semver (g-prefixed)', () => {
