@@ -108,7 +108,7 @@ export async function movePointer(
     if (decision.kind === 'rebuild') return decision;
     const metadataVersion = Math.max(headEntry(history)?.metadataVersion ?? 0, pointer.metadataVersion) + 1;
     const time = now().toISOString();
-    const replaced = pointer.metadata?.version ?? headEntry(history)?.version;
+    const replaced = headEntry(history)?.version ?? pointer.metadata?.version;
     const entry: HistoryEntry = {
       ...decision.entry,
       metadataVersion,

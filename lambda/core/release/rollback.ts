@@ -171,8 +171,13 @@ function describe(ref: ArtifactRef, outcome: MoveOutcome): RollbackResult {
   }
 }
 
+/**
+ * What the pointer shows, or is about to show: the history leads (a move appends its entry before it
+ * writes the pointer), so its last entry wins over a pointer that has not caught up yet. A pointer
+ * with no history at all (published before release control) counts as it is.
+ */
 function currentVersion(history: ReleaseHistory, pointer: PointerState): string | undefined {
-  return pointer.metadata?.version ?? history.entries[history.entries.length - 1]?.version;
+  return history.entries[history.entries.length - 1]?.version ?? pointer.metadata?.version;
 }
 
 /** Newest first, one entry per version, skipping the current version and versions marked bad. */

@@ -70,6 +70,10 @@ test('32 concurrent promotions and rollbacks: no lost update; history and pointe
   const versions = history.entries.map((e) => e.metadataVersion);
   expect(versions).toEqual([...versions].sort((a, b) => a - b));
   expect(new Set(versions).size).toBe(versions.length);
+  // Each move saw the one before it: the history is one unbroken chain.
+  for (let i = 1; i < history.entries.length; i++) {
+    expect(history.entries[i]!.replaced).toBe(history.entries[i - 1]!.version);
+  }
   // Every successful operation has its own entry: none was lost.
   const promoted = results.filter(
     (r) => (r as { results?: { pointer: string }[] }).results?.[0]?.pointer === 'promoted',
