@@ -5,6 +5,9 @@
  * line), printed no JSON, or could not be executed at all (e.g. "Exec format error").
  */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { ElfError, parseElfHeader } from '../core/elf';
+import { hostArchitecture } from '../core/loader';
 
 /** Lambda's synchronous response limit: a bigger report could not be returned anyway. */
 export const MAX_REPORT_BYTES = 6 * 1024 * 1024;
@@ -50,8 +53,58 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').trim().slice(0, 500);
 }
 
+/** Binaries already found runnable on this machine (checked once per path). */
+const runnable = new Set<string>();
+
+/**
+ * Refuses what the kernel would not run: anything but a `#!` script or an ELF executable for this
+ * machine. (Without this, exec's fallback hands such a file to /bin/sh, whose syntax error exits 2
+ * and would read as "bad event".)
+ */
+export function assertRunnable(path: string): void {
+  if (runnable.has(path)) return;
+  const head = Buffer.alloc(20);
+  let length = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      length = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new MonitorBinaryError(
+      `cannot run monitor binary ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
+  }
+  if (head.subarray(0, 2).toString('latin1') !== '#!') {
+    try {
+      const elf = parseElfHeader(head.subarray(0, length), path);
+      const host = hostArchitecture();
+      if (elf.architecture !== host) {
+        throw new MonitorBinaryError(
+          `cannot run monitor binary ${path}: Exec format error (an ELF ${elf.machineName} binary on ${host ?? process.arch})`,
+        );
+      }
+    } catch (error) {
+      if (error instanceof ElfError) {
+        throw new MonitorBinaryError(
+          `cannot run monitor binary ${path}: Exec format error (${error.message})`,
+        );
+      }
+      throw error;
+    }
+  }
+  runnable.add(path);
+}
+
 export function runMonitorBinary(path: string, event: unknown, options: RunOptions): Promise<unknown> {
   const maxReport = options.maxReportBytes ?? MAX_REPORT_BYTES;
+  try {
+    assertRunnable(path);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const input = JSON.stringify(event ?? {});
   return new Promise((resolve, reject) => {
     const child = spawn(path, [], {

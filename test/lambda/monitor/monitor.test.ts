@@ -4,12 +4,13 @@
  * (examples/monitors), so the report is the monitor's own.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryLoader, type LoadResult } from '../../../lambda/core/loader';
 import { MONITOR_ENV, metadataUrlFor, settingsFromEnv } from '../../../lambda/monitor/contract';
 import { createMonitorHandler, type MonitorHandler } from '../../../lambda/monitor/monitor';
+import { runMonitorBinary } from '../../../lambda/monitor/run-binary';
 import { makeRelease, ReleaseServer, testKey, type Release } from '../core/loader/release-server';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -122,6 +123,25 @@ describe('monitor Lambda core', () => {
     await expect(handler({}, context())).rejects.toThrow(
       'monitor binary exited 0 but printed no JSON report: all good',
     );
+  });
+
+  test('a binary for another machine is a clear "Exec format error", not a bad event', async () => {
+    // Straight to the runner: the loader refuses such a file before it is ever installed.
+    const dir2 = mkdtempSync(join(tmpdir(), 'watchy-exec-'));
+    try {
+      const elf = Buffer.from(readFileSync('/bin/true'));
+      elf.writeUInt16LE(process.arch === 'arm64' ? 62 : 183, 18); // e_machine of the other architecture
+      const path = join(dir2, 'binary');
+      writeFileSync(path, elf, { mode: 0o755 });
+      await expect(runMonitorBinary(path, {}, { timeoutMs: 5_000 })).rejects.toMatchObject({
+        name: 'MonitorBinaryError',
+        message: expect.stringMatching(
+          /^cannot run monitor binary .*: Exec format error \(an ELF (aarch64|x86_64) binary on (x86_64|arm64)\)$/,
+        ),
+      });
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
+    }
   });
 
   test('the binary gets no AWS credentials from the function', async () => {
