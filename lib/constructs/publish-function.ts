@@ -5,7 +5,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { BINARIES_PREFIX, STAGING_PREFIX, STATE_PREFIX } from '../../lambda/core/artifacts';
+import { BINARIES_PREFIX, STAGING_PREFIX } from '../../lambda/core/artifacts';
+import { HISTORY_PREFIX } from '../../lambda/core/release/history';
 import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE } from '../../lambda/core/release/environment';
 import type { SigningKey } from './signing-key';
 import { acknowledgeCheckov } from './checkov';
@@ -13,7 +14,7 @@ import { acknowledgeWildcardResource } from './nag-wildcard';
 import { WatchyFunction } from './watchy-function';
 
 export interface PublishFunctionProps {
-  /** The release bucket (`staging/`, `binaries/`, `state/`). */
+  /** The release bucket (`staging/`, `binaries/`, `state/history/`). */
   readonly releaseBucket: s3.IBucket;
   /** The signing key; this function's role becomes its only signer. */
   readonly signingKey: SigningKey;
@@ -34,8 +35,8 @@ export interface PublishFunctionProps {
 }
 
 /**
- * The publish function and its role: read `staging/`, `binaries/` and `state/`; write `binaries/`
- * and `state/` (never `staging/`); sign with the signing key (the only role that can); invalidate the
+ * The publish function and its role: read `staging/`, `binaries/` and `state/history/`; write
+ * `binaries/` and `state/history/` (never `staging/`); sign with the signing key (the only role that can); invalidate the
  * distribution; report CodePipeline job results.
  */
 export class PublishFunction extends Construct {
@@ -71,14 +72,14 @@ export class PublishFunction extends Construct {
       new iam.PolicyStatement({
         sid: 'ReadReleaseObjects',
         actions: ['s3:GetObject'],
-        resources: [keys(STAGING_PREFIX), keys(BINARIES_PREFIX), keys(STATE_PREFIX)],
+        resources: [keys(STAGING_PREFIX), keys(BINARIES_PREFIX), keys(HISTORY_PREFIX)],
       }),
     );
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'WriteReleasesAndState',
         actions: ['s3:PutObject'],
-        resources: [keys(BINARIES_PREFIX), keys(STATE_PREFIX)],
+        resources: [keys(BINARIES_PREFIX), keys(HISTORY_PREFIX)],
       }),
     );
     // Without ListBucket, S3 answers 403 instead of 404 for a missing key, and create-only writes
@@ -135,8 +136,8 @@ export class PublishFunction extends Construct {
     );
     acknowledgeWildcardResource(
       this.role,
-      keys(STATE_PREFIX),
-      'Release histories (state/history/{artifact}.json) are created per artifact at run time.',
+      keys(HISTORY_PREFIX),
+      'Release histories (state/history/{artifact}.json) are created per artifact at run time; nothing else under state/.',
     );
     // The function references its role (Role: GetAtt); depending on the role's two policies is
     // enough, and an extra DependsOn on the role is what cfn-lint's W3005 reports as redundant.

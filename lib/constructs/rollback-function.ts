@@ -5,7 +5,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { BINARIES_PREFIX, STATE_PREFIX } from '../../lambda/core/artifacts';
+import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
+import { HISTORY_PREFIX } from '../../lambda/core/release/history';
 import { RELEASE_ENV } from '../../lambda/core/release/environment';
 import { acknowledgeCheckov } from './checkov';
 import { dependOnRolePolicyOnly } from './monitor-function';
@@ -13,7 +14,7 @@ import { acknowledgeWildcardResource } from './nag-wildcard';
 import { WatchyFunction } from './watchy-function';
 
 export interface RollbackFunctionProps {
-  /** The release bucket; this function only reads `binaries/` and `state/`. */
+  /** The release bucket; this function only reads `binaries/` and `state/history/`. */
   readonly releaseBucket: s3.IBucket;
   /** The publish function, which moves pointers (it alone holds the signing key). */
   readonly publishFunction: lambda.IFunction;
@@ -59,7 +60,10 @@ export class RollbackFunction extends Construct {
       new iam.PolicyStatement({
         sid: 'ReadReleasesAndState',
         actions: ['s3:GetObject'],
-        resources: [bucket.arnForObjects(`${BINARIES_PREFIX}/*`), bucket.arnForObjects(`${STATE_PREFIX}/*`)],
+        resources: [
+          bucket.arnForObjects(`${BINARIES_PREFIX}/*`),
+          bucket.arnForObjects(`${HISTORY_PREFIX}/*`),
+        ],
       }),
     );
     acknowledgeWildcardResource(
@@ -69,7 +73,7 @@ export class RollbackFunction extends Construct {
     );
     acknowledgeWildcardResource(
       this.role,
-      bucket.arnForObjects(`${STATE_PREFIX}/*`),
+      bucket.arnForObjects(`${HISTORY_PREFIX}/*`),
       'Read only: release histories (state/history/{artifact}.json) of any artifact.',
     );
     this.role.addToPolicy(

@@ -13,6 +13,9 @@ import { ReleaseError } from './errors';
 import type { ReleaseStore, SwapResult } from './store';
 import { sha256Hex } from './verify';
 
+/** Release histories live here (one document per latest pointer); bisect keeps its own state elsewhere under `state/`. */
+export const HISTORY_PREFIX = `${STATE_PREFIX}/history`;
+
 /** Oldest entries are dropped beyond this many (the document stays small; versioned keys remain). */
 export const MAX_HISTORY_ENTRIES = 1000;
 const MAX_HISTORY_BYTES = 4 * 1024 * 1024;
@@ -61,7 +64,7 @@ export type HistoryEntry = z.output<typeof HistoryEntrySchema>;
 export type ReleaseHistory = z.output<typeof ReleaseHistorySchema>;
 
 export function historyKey(ref: ArtifactRef): string {
-  return `${STATE_PREFIX}/history/${artifactName(ref)}.json`;
+  return `${HISTORY_PREFIX}/${artifactName(ref)}.json`;
 }
 
 export function emptyHistory(ref: ArtifactRef): ReleaseHistory {

@@ -2,7 +2,7 @@
 /**
  * The ReleaseControl stack in the whole platform (cdk-nag AwsSolutions + Serverless, zero
  * unacknowledged findings, or synthPlatform throws), and the release security model across EVERY
- * stack: only the publish role can sign, and only it can write binaries/ or state/ of the release bucket.
+ * stack: only the publish role can sign, and only it can write binaries/ or state/history/ of the release bucket.
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { RELEASE_ENV } from '../../../lambda/core/release/environment';
@@ -93,17 +93,27 @@ describe('ReleaseControl stack', () => {
     expect(signers.map((s) => s.roles)).toEqual([[roleRef('/Publish/Publish/Role')]]);
   });
 
-  test('no role but the publish role may write binaries/ or state/ of the release bucket, in any stack', () => {
+  test('no role but the publish role may write binaries/ or state/history/ of the release bucket, in any stack', () => {
+    // A release-bucket object ARN (bucket ARN joined with "/path") that covers released objects or
+    // release histories: /binaries/..., /state/history/..., /state/* or /* (the whole bucket).
+    // Builds' /staging/${aws:userid}/* and bisect's /state/bisect/... do not.
+    const coversReleases = (resource: unknown) => {
+      const text = JSON.stringify(resource);
+      return (
+        text.includes('ReleasesBucket') &&
+        /"\/(\*|binaries\/[^"]*|state\/\*|state\/history\/[^"]*)"/.test(text)
+      );
+    };
     const writers = allowStatements().filter(({ statement }) => {
       if (!grants(statement, 's3:PutObject')) return false;
-      const resources = JSON.stringify(statement.Resource ?? '');
-      return resources.includes('ReleasesBucket') && !/\/staging\//.test(resources);
+      const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+      return resources.some(coversReleases);
     });
     expect(writers.length).toBeGreaterThan(0);
     for (const writer of writers) expect(writer.roles).toEqual([roleRef('/Publish/Publish/Role')]);
     const publishWrite = writers.map((w) => JSON.stringify(w.statement.Resource)).join(' ');
     expect(publishWrite).toContain('/binaries/*');
-    expect(publishWrite).toContain('/state/*');
+    expect(publishWrite).toContain('/state/history/*');
   });
 
   test('the publish role never writes staging/; the rollback role writes nothing and cannot sign', () => {
