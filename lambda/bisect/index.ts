@@ -4,6 +4,7 @@
  * build: what the build was (project, commit, status, environment) is read back with BatchGetBuilds.
  */
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -11,6 +12,7 @@ import { z } from 'zod';
 import { CodeBuildRunner, type SourceOverride } from '../core/bisect/build-runner';
 import { BISECT_ENV } from '../core/bisect/contract';
 import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from '../core/bisect/engine';
+import { PipelineBranchResolver } from '../core/bisect/pipeline-branch';
 import { summarizeSession, type SessionSummary } from '../core/bisect/status';
 import { SessionStore } from '../core/bisect/session-store';
 import { invokeEmergencyRollback } from '../core/release/invoke';
@@ -111,6 +113,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): {
   topicArn: string;
   rollbackFunction?: string;
   rollbackApps?: string[];
+  pipelinePrefix?: string;
   source?: SourceOverride;
   policy: AutoStartPolicy;
 } {
@@ -128,6 +131,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): {
     topicArn: need(BISECT_ENV.topicArn),
     rollbackFunction: env[BISECT_ENV.rollbackFunction] || undefined,
     ...(env[BISECT_ENV.rollbackApps] && { rollbackApps: list(BISECT_ENV.rollbackApps) }),
+    ...(env[BISECT_ENV.pipelinePrefix] && { pipelinePrefix: env[BISECT_ENV.pipelinePrefix] }),
     ...(sourceType &&
       sourceLocation && {
         source: {
@@ -150,6 +154,7 @@ const s3 = new S3Client({});
 const sns = new SNSClient({});
 const lambda = new LambdaClient({});
 const codebuild = new CodeBuildClient({});
+const codepipeline = new CodePipelineClient({});
 let runtime: { deps: BisectDeps; config: BisectConfig } | undefined;
 
 function init(): { deps: BisectDeps; config: BisectConfig } {
@@ -176,7 +181,11 @@ function init(): { deps: BisectDeps; config: BisectConfig } {
         ),
     }),
   };
-  return { deps, config: { policy: config.policy } };
+  const resolver = config.pipelinePrefix && new PipelineBranchResolver(codepipeline, config.pipelinePrefix);
+  const policy: AutoStartPolicy = resolver
+    ? { ...config.policy, resolveBranch: (build) => resolver.branchOf(build) }
+    : config.policy;
+  return { deps, config: { policy } };
 }
 
 export async function handler(event: unknown): Promise<BisectResponse> {

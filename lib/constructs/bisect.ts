@@ -80,6 +80,11 @@ export interface BisectProps {
   readonly releaseBranch: string;
   /** Builds started by these pipelines count as release-branch builds. @default [] */
   readonly releasePipelineNames?: readonly string[];
+  /**
+   * Pipelines whose runs are asked for the branch of a build they started (the Source action's
+   * BranchName), when the build does not carry WATCHY_BRANCH. @default none: such builds are not bisected
+   */
+  readonly pipelineNamePrefix?: string;
   /** Retries of a failing step before it counts as bad (config releaseControl.bisectRetries). */
   readonly retries: number;
   /** Emergency-rollback after a found bisect (config releaseControl.autoRollbackOnBisect). */
@@ -212,6 +217,7 @@ export class Bisect extends Construct {
         [BISECT_ENV.releaseBranch]: props.releaseBranch,
         [BISECT_ENV.releasePipelines]: JSON.stringify(props.releasePipelineNames ?? []),
         ...(props.rollbackApps && { [BISECT_ENV.rollbackApps]: JSON.stringify(props.rollbackApps) }),
+        ...(props.pipelineNamePrefix && { [BISECT_ENV.pipelinePrefix]: props.pipelineNamePrefix }),
         ...(props.rollbackFunction && { [BISECT_ENV.rollbackFunction]: props.rollbackFunction.functionName }),
       },
     });
@@ -264,6 +270,24 @@ export class Bisect extends Construct {
         role,
         `${props.rollbackFunction.functionArn}:*`,
         'Invoking any version or alias of the rollback function (the Lambda invoke grant), for the automatic emergency rollback.',
+      );
+    }
+    if (props.pipelineNamePrefix) {
+      const pipelines = Stack.of(this).formatArn({
+        service: 'codepipeline',
+        resource: `${props.pipelineNamePrefix}*`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'BranchOfPipelineBuilds',
+          actions: ['codepipeline:ListPipelineExecutions', 'codepipeline:ListActionExecutions'],
+          resources: [pipelines],
+        }),
+      );
+      acknowledgeWildcardResource(
+        role,
+        pipelines,
+        `Read-only run history of this platform's pipelines (names start with ${props.pipelineNamePrefix}, deployed after this stack): the branch of a failing build.`,
       );
     }
     props.topic.grantPublish(role);

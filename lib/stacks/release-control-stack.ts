@@ -82,6 +82,8 @@ export class ReleaseControlStack extends Stack {
       ['publish', this.publishFunction],
       ['rollback', this.rollbackFunction],
     ]);
+    // CloudFormation names the pipelines `<stack>-<logical id>-<suffix>`: the Pipeline stack's start with this.
+    const pipelineNamePrefix = `${props.stackPrefix}-Pipeline-`;
     if (props.repository) {
       const bisect = new Bisect(this, 'Bisect', {
         releaseBucket: props.releaseBucket,
@@ -92,13 +94,12 @@ export class ReleaseControlStack extends Stack {
         retries: props.releaseControl.bisectRetries,
         autoRollback: props.releaseControl.autoRollbackOnBisect,
         rollbackFunction: this.rollbackFunction,
+        pipelineNamePrefix,
         functionName: `${props.stackPrefix}-bisect`,
       });
       functions.set('bisect', bisect.function.function);
       new CfnOutput(this, 'BisectFunctionName', { value: bisect.function.function.functionName });
     }
-    // CloudFormation names the pipelines `<stack>-<logical id>-<suffix>`: the Pipeline stack's start with this.
-    const pipelineNamePrefix = `${props.stackPrefix}-Pipeline-`;
     const notifications = new BuildNotifications(this, 'BuildNotifications', {
       topic: this.topic,
       buildProjects: this.buildProjects,

@@ -42,6 +42,8 @@ export const BISECT_ENV = {
   autoRollback: 'WATCHY_BISECT_AUTO_ROLLBACK',
   topicArn: 'WATCHY_NOTIFICATION_TOPIC_ARN',
   releaseBranch: 'WATCHY_RELEASE_BRANCH',
+  /** Pipelines (name prefix) asked for the branch of a build they started (ListActionExecutions). */
+  pipelinePrefix: 'WATCHY_BISECT_PIPELINE_PREFIX',
   /** JSON array of pipeline names whose builds are release-branch builds. */
   releasePipelines: 'WATCHY_BISECT_RELEASE_PIPELINES',
   /** Name of the rollback function (automatic emergency rollback). */

@@ -64,6 +64,8 @@ export interface AutoStartPolicy {
   readonly releaseBranch: string;
   /** Builds started by these pipelines (initiator `codepipeline/<name>`) are release-branch builds. @default [] */
   readonly releasePipelines?: readonly string[];
+  /** Finds the branch of a build that does not carry it (a pipeline run's Source action). @default none */
+  readonly resolveBranch?: (build: BuildInfo) => Promise<string | undefined>;
   readonly retries: number;
   readonly autoRollback: boolean;
 }
@@ -168,16 +170,13 @@ async function autoStart(deps: BisectDeps, build: BuildInfo, policy: AutoStartPo
     return { kind: 'ignored', reason: `project ${build.project} is not bisected` };
   if (build.environment[MODE_VARIABLE] === VERIFY_MODE)
     return { kind: 'ignored', reason: 'a verify build outside a bisect' };
-  const fromPipeline = (policy.releasePipelines ?? []).some(
-    (name) => build.initiator === `codepipeline/${name}`,
-  );
-  const branch = branchOf(build) ?? (fromPipeline ? policy.releaseBranch : undefined);
+  const branch = await branchFor(build, policy);
   if (branch !== policy.releaseBranch) {
     return { kind: 'ignored', reason: `branch ${branch ?? 'unknown'} is not ${policy.releaseBranch}` };
   }
   const trigger = { kind: 'build' as const, buildId: build.id, initiator: build.initiator };
   const bad = build.resolvedSourceVersion;
-  const good = bad && COMMIT_PATTERN.test(bad) ? await findLastGood(deps.runner, build) : undefined;
+  const good = bad && COMMIT_PATTERN.test(bad) ? await findLastGood(deps.runner, build, policy) : undefined;
   if (!bad || !COMMIT_PATTERN.test(bad) || !good) {
     const reason =
       !bad || !COMMIT_PATTERN.test(bad)
@@ -235,24 +234,43 @@ async function startFailed(
   }
 }
 
-/** The newest earlier successful, non-bisect build of the same project, app and architecture. */
-export async function findLastGood(runner: BuildRunner, failing: BuildInfo): Promise<string | undefined> {
+/** The newest earlier successful, non-bisect build of the same project, app, architecture and branch. */
+export async function findLastGood(
+  runner: BuildRunner,
+  failing: BuildInfo,
+  policy: AutoStartPolicy,
+): Promise<string | undefined> {
   const builds = await runner.recent(failing.project, LAST_GOOD_SEARCH_LIMIT);
   const failedAt = failing.startTime?.getTime() ?? Number.POSITIVE_INFINITY;
+  const failingBranch = await branchFor(failing, policy);
   for (const build of builds) {
     if (build.id === failing.id || build.status !== 'SUCCEEDED') continue;
     if (build.environment[SESSION_VARIABLE] || build.environment[MODE_VARIABLE] === VERIFY_MODE) continue;
     if ((build.startTime?.getTime() ?? 0) > failedAt) continue;
     if (
       COPIED_VARIABLES.some((name) => (build.environment[name] ?? '') !== (failing.environment[name] ?? ''))
-    )
+    ) {
       continue;
-    if (branchOf(build) !== branchOf(failing)) continue;
-    if (!branchOf(failing) && build.initiator !== failing.initiator) continue;
+    }
     const sha = build.resolvedSourceVersion;
-    if (sha && COMMIT_PATTERN.test(sha) && sha !== failing.resolvedSourceVersion) return sha;
+    if (!sha || !COMMIT_PATTERN.test(sha) || sha === failing.resolvedSourceVersion) continue;
+    if ((await branchFor(build, policy)) !== failingBranch) continue;
+    return sha;
   }
   return undefined;
+}
+
+/**
+ * A build's branch: its own (`branchOf`), else a configured release pipeline's, else what the
+ * resolver finds (the pipeline run's Source action).
+ */
+async function branchFor(build: BuildInfo, policy: AutoStartPolicy): Promise<string | undefined> {
+  const own = branchOf(build);
+  if (own) return own;
+  if ((policy.releasePipelines ?? []).some((name) => build.initiator === `codepipeline/${name}`)) {
+    return policy.releaseBranch;
+  }
+  return policy.resolveBranch ? await policy.resolveBranch(build) : undefined;
 }
 
 /**

@@ -204,6 +204,29 @@ describe('Bisect, notifications and dashboard in the ReleaseControl stack (whole
     expect(projects).toMatch(/Rust/i);
     expect(projects).toMatch(/Tests/i);
     expect(projects).not.toMatch(/Image|PullRequest|Scan/i);
+    expect(variables[BISECT_ENV.pipelinePrefix]).toBe('Watchy-Pipeline-');
+  });
+
+  test("the bisect function may read the platform pipelines' run history (the branch of a build)", () => {
+    const policies = platform.template('ReleaseControl').findResources('AWS::IAM::Policy');
+    const statements = Object.entries(policies)
+      .filter(([id]) => id.startsWith('BisectFunctionRole'))
+      .flatMap(
+        ([, p]) =>
+          (
+            p as {
+              Properties: {
+                PolicyDocument: { Statement: { Sid?: string; Action: unknown; Resource: unknown }[] };
+              };
+            }
+          ).Properties.PolicyDocument.Statement,
+      );
+    const branch = statements.find((s) => s.Sid === 'BranchOfPipelineBuilds')!;
+    expect([branch.Action].flat().sort()).toEqual([
+      'codepipeline:ListActionExecutions',
+      'codepipeline:ListPipelineExecutions',
+    ]);
+    expect(JSON.stringify(branch.Resource)).toContain(':Watchy-Pipeline-*');
   });
 
   test('the list-commits project clones through the Build stack connection', () => {

@@ -431,3 +431,58 @@ async function startManual(h: Harness, n: number): Promise<BisectSession> {
     })),
   });
 }
+
+describe('bisect engine: the branch of a pipeline build that does not carry it', () => {
+  test('a failing build resolved to main starts a session; its last good build must resolve to main too', async () => {
+    const h = harness(8, 3);
+    const branches = new Map([
+      [`${PROJECT}:develop-good`, 'develop'],
+      [`${PROJECT}:main-good`, 'main'],
+      [`${PROJECT}:failing`, 'main'],
+    ]);
+    const base = {
+      project: PROJECT,
+      environment: { WATCHY_APP: 'slack' },
+      initiator: 'codepipeline/Watchy-Pipeline-X',
+    };
+    h.runner.add({
+      ...base,
+      id: `${PROJECT}:main-good`,
+      status: 'SUCCEEDED',
+      resolvedSourceVersion: GOOD,
+      startTime: new Date(1000),
+    });
+    h.runner.add({
+      ...base,
+      id: `${PROJECT}:develop-good`,
+      status: 'SUCCEEDED',
+      resolvedSourceVersion: sha(2),
+      startTime: new Date(2000),
+    });
+    h.runner.add({
+      ...base,
+      id: `${PROJECT}:failing`,
+      status: 'FAILED',
+      resolvedSourceVersion: sha(7),
+      startTime: new Date(3000),
+    });
+    const resolving: AutoStartPolicy = { ...policy, resolveBranch: async (b) => branches.get(b.id) };
+    const [failing] = await h.runner.get([`${PROJECT}:failing`]);
+    const outcome = await handleBuild(h.deps, failing!, resolving);
+    expect(outcome).toMatchObject({ kind: 'started', session: { good: GOOD, bad: sha(7) } });
+  });
+
+  test('a failing build resolved to develop is ignored', async () => {
+    const h = harness(8, 3);
+    h.runner.add({
+      id: `${PROJECT}:f`,
+      project: PROJECT,
+      status: 'FAILED',
+      resolvedSourceVersion: sha(7),
+      environment: {},
+    });
+    const [failing] = await h.runner.get([`${PROJECT}:f`]);
+    const outcome = await handleBuild(h.deps, failing!, { ...policy, resolveBranch: async () => 'develop' });
+    expect(outcome).toEqual({ kind: 'ignored', reason: 'branch develop is not main' });
+  });
+});
