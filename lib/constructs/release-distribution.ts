@@ -29,7 +29,7 @@ export const RELEASE_BEHAVIOURS = [
 export type ReleaseCacheKind = (typeof RELEASE_BEHAVIOURS)[number]['cache'];
 
 export interface ReleaseDistributionProps {
-  /** The release bucket; the distribution may read only `{servedPrefix}/*` of it. */
+  /** The release bucket; the distribution may read only `binaries/*` of it. */
   readonly bucket: s3.IBucket;
   /** Bucket of CloudFront standard logs (ACLs enabled: BucketOwnerPreferred). */
   readonly logBucket: s3.IBucket;

@@ -6,6 +6,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { NagFindingsError, normalisedTemplate, readFindings, synthPlatform } from './synth';
 
+jest.setTimeout(300_000);
+
 describe('synth harness', () => {
   test('readFindings lists every unacknowledged cdk-nag finding with rule and construct path', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'watchy-nag-'));
@@ -48,6 +50,24 @@ describe('synth harness', () => {
     const synth = synthPlatform();
     expect(synth.template('Watchy-Registry').toJSON()).toEqual(synth.template('Registry').toJSON());
     expect(() => synth.template('Nope')).toThrow(/no stack Nope; stacks are .*Watchy-Distribution/);
+  });
+
+  test('bundling: false changes nothing in any template but asset hashes and asset paths', () => {
+    const withoutAssetPaths = (template: unknown) =>
+      JSON.parse(
+        JSON.stringify(normalisedTemplate(template)).replace(
+          /"aws:asset:path":"[^"]*"/g,
+          '"aws:asset:path":"<path>"',
+        ),
+      ) as unknown;
+    const bundled = synthPlatform();
+    const unbundled = synthPlatform({ bundling: false });
+    expect(unbundled.stacks.map((s) => s.stackName)).toEqual(bundled.stacks.map((s) => s.stackName));
+    for (const stack of bundled.stacks) {
+      expect(withoutAssetPaths(unbundled.templateJson(stack.stackName))).toEqual(
+        withoutAssetPaths(stack.template),
+      );
+    }
   });
 
   test('normalisedTemplate replaces asset hashes and the analytics blob', () => {

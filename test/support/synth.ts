@@ -7,6 +7,7 @@
  *   expect(synth.findings).toEqual([]);                              // zero unacknowledged cdk-nag findings
  *   synthPlatform({ overrides: { distribution: { domainName: ... } } });
  *   synthPlatform({ stage: 'prod' });
+ *   synthPlatform({ overrides: ..., bundling: false });              // a config variant, no esbuild
  *
  * An unacknowledged cdk-nag finding makes synthPlatform throw a NagFindingsError listing every finding
  * (rule id, construct path, description), read from the assembly's validation-report.json.
@@ -35,6 +36,12 @@ export interface SynthOptions {
   readonly overrides?: unknown;
   /** One of beta, gamma, prod (as `-c stage=`). @default none */
   readonly stage?: string;
+  /**
+   * Bundle the Node Lambdas with esbuild, as `cdk synth` does. `false` skips it
+   * (`aws:cdk:bundling-stacks: []`): templates are the same except the Lambda code asset hashes, so
+   * tests of stacks without Lambdas (or of config variants) can save the bundling time. @default true
+   */
+  readonly bundling?: boolean;
 }
 
 /** One unacknowledged cdk-nag finding. */
@@ -94,7 +101,7 @@ export function synthPlatform(options: SynthOptions = {}): SynthResult {
     const marker = join(outdir, 'watchy-synth-complete.json');
     if (!existsSync(marker)) {
       rmSync(outdir, { recursive: true, force: true });
-      synthesizeInto(outdir, config);
+      synthesizeInto(outdir, config, options.bundling ?? true);
       writeFileSync(marker, JSON.stringify({ options }));
     }
     const result = loadResult(outdir, config);
@@ -122,9 +129,10 @@ export function cdkJsonContext(): Record<string, unknown> {
   };
 }
 
-function synthesizeInto(outdir: string, config: WatchyConfig): void {
+function synthesizeInto(outdir: string, config: WatchyConfig, bundling: boolean): void {
   mkdirSync(outdir, { recursive: true });
-  const app = new App({ outdir, context: cdkJsonContext() });
+  const context = { ...cdkJsonContext(), ...(bundling ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+  const app = new App({ outdir, context });
   createPlatform(app, config);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   try {
@@ -210,7 +218,11 @@ export function normalisedTemplate(template: unknown): unknown {
 }
 
 function cacheKey(options: SynthOptions): string {
-  const text = JSON.stringify({ stage: options.stage ?? null, overrides: options.overrides ?? null });
+  const text = JSON.stringify({
+    stage: options.stage ?? null,
+    overrides: options.overrides ?? null,
+    bundling: options.bundling ?? true,
+  });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 

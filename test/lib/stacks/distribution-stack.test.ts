@@ -6,7 +6,7 @@ import { IMMUTABLE_CACHE_CONTROL } from '../../../lambda/core/release/pointer';
 import { loadConfig } from '../../../lib/config';
 import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
 import { DistributionStack } from '../../../lib/stacks/distribution-stack';
-import { normalisedTemplate, synthPlatform, type CfnTemplate } from '../../support/synth';
+import { normalisedTemplate, synthPlatform, type CfnTemplate, type SynthOptions } from '../../support/synth';
 
 const CUSTOM_DOMAIN = {
   distribution: {
@@ -18,6 +18,12 @@ const CUSTOM_DOMAIN = {
 type Resource = { Type: string; Properties: Record<string, any>; Metadata?: Record<string, any> };
 
 let template: Template;
+// This stack has no Lambda assets: config variants skip esbuild bundling of the other stacks' Lambdas.
+const variant = (options: SynthOptions) => synthPlatform({ ...options, bundling: false });
+
+// A full synth of every stack runs before these tests; on a busy machine that takes a while.
+jest.setTimeout(300_000);
+
 let json: CfnTemplate;
 
 beforeAll(() => {
@@ -188,7 +194,7 @@ describe('release bucket', () => {
     expect(rules).toContainEqual(
       expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
     );
-    const prod = synthPlatform({ stage: 'prod' }).templateJson('Distribution');
+    const prod = variant({ stage: 'prod' }).templateJson('Distribution');
     expect(releaseBucket(prod)[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 365 } }),
     );
@@ -198,7 +204,7 @@ describe('release bucket', () => {
     expect(logBucket()[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 }),
     );
-    const prod = synthPlatform({ stage: 'prod' }).templateJson('Distribution');
+    const prod = variant({ stage: 'prod' }).templateJson('Distribution');
     expect(logBucket(prod)[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ ExpirationInDays: 730 }),
     );
@@ -221,7 +227,7 @@ describe('CloudFront distribution', () => {
       OriginAccessControlId: { 'Fn::GetAtt': [oacId, 'Id'] },
       S3OriginConfig: { OriginAccessIdentity: '' },
     });
-    for (const synth of [synthPlatform(), synthPlatform({ stage: 'prod' })]) {
+    for (const synth of [synthPlatform(), variant({ stage: 'prod' })]) {
       for (const stack of synth.stacks) {
         synth.template(stack.stackName).resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
       }
@@ -255,7 +261,7 @@ describe('CloudFront distribution', () => {
         });
       }
     }
-    const shorter = synthPlatform({ overrides: { distribution: { latestPointerTtlSeconds: 15 } } });
+    const shorter = variant({ overrides: { distribution: { latestPointerTtlSeconds: 15 } } });
     const key = releaseKeys(
       { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' },
       '1.0.0',
@@ -265,6 +271,30 @@ describe('CloudFront distribution', () => {
       MinTTL: 0,
       DefaultTTL: 15,
       MaxTTL: 15,
+    });
+  });
+
+  test('latestPointerTtlSeconds 0 disables pointer caching without Accept-Encoding in its key (CloudFront refuses that)', () => {
+    const source = variant({
+      overrides: { distribution: { latestPointerTtlSeconds: 0 } },
+    }).templateJson('Distribution');
+    const key = releaseKeys(
+      { app: 'slack', binaryType: 'nuitka', architecture: 'arm64' },
+      '1.0.0',
+    ).latestBinary;
+    const policy = cachePolicy(behaviourFor(key, source).CachePolicyId, source);
+    expect(policy).toMatchObject({ MinTTL: 0, DefaultTTL: 0, MaxTTL: 0 });
+    expect(policy.ParametersInCacheKeyAndForwardedToOrigin).toMatchObject({
+      EnableAcceptEncodingGzip: false,
+      EnableAcceptEncodingBrotli: false,
+    });
+    const immutable = cachePolicy(
+      behaviourFor(key.replace('.gz', '-1.0.0.gz'), source).CachePolicyId,
+      source,
+    );
+    expect(immutable.ParametersInCacheKeyAndForwardedToOrigin).toMatchObject({
+      EnableAcceptEncodingGzip: true,
+      EnableAcceptEncodingBrotli: true,
     });
   });
 
@@ -412,7 +442,7 @@ describe('CloudFront distribution', () => {
   });
 
   test('with a custom domain: alias, its ACM certificate, SNI and TLSv1.2_2021', () => {
-    const custom = synthPlatform({ overrides: CUSTOM_DOMAIN }).templateJson('Distribution');
+    const custom = variant({ overrides: CUSTOM_DOMAIN }).templateJson('Distribution');
     const config = distributionConfig(custom);
     expect(config.Aliases).toEqual(['releases.watchy.cloud']);
     expect(config.ViewerCertificate).toEqual({
@@ -426,7 +456,7 @@ describe('CloudFront distribution', () => {
   test('with distribution.webAclArn the web ACL is attached and the no-WAF skip is gone', () => {
     const webAclArn =
       'arn:aws:wafv2:us-east-1:123456789012:global/webacl/releases/0b5c1e7a-2f4d-4c3b-9a8e-1d2c3b4a5f60';
-    const withWaf = synthPlatform({ overrides: { distribution: { webAclArn } } });
+    const withWaf = variant({ overrides: { distribution: { webAclArn } } });
     const source = withWaf.templateJson('Distribution');
     expect(distributionConfig(source).WebACLId).toBe(webAclArn);
     const skipIds = (t: CfnTemplate) =>
@@ -476,8 +506,8 @@ describe('outputs and exposed resources', () => {
 describe('checks', () => {
   test('zero unacknowledged cdk-nag findings (default, custom domain and prod)', () => {
     expect(synthPlatform().findings).toEqual([]);
-    expect(synthPlatform({ overrides: CUSTOM_DOMAIN }).findings).toEqual([]);
-    expect(synthPlatform({ stage: 'prod' }).findings).toEqual([]);
+    expect(variant({ overrides: CUSTOM_DOMAIN }).findings).toEqual([]);
+    expect(variant({ stage: 'prod' }).findings).toEqual([]);
   });
 
   test('every checkov skip in the stack names a reason', () => {

@@ -3,7 +3,7 @@ import { App } from 'aws-cdk-lib';
 import { DEFAULT_CONFIG, loadConfig } from '../../../lib/config';
 import { PULL_ACTIONS } from '../../../lib/constructs/image-repository';
 import { RegistryStack } from '../../../lib/stacks/registry-stack';
-import { normalisedTemplate, synthPlatform, type CfnTemplate } from '../../support/synth';
+import { normalisedTemplate, synthPlatform, type CfnTemplate, type SynthOptions } from '../../support/synth';
 
 type Repository = { Type: string; Properties: Record<string, any> };
 
@@ -46,6 +46,12 @@ function lifecycleRules(repo: Repository): LifecycleRule[] {
   ).rules;
 }
 
+// This stack has no Lambda assets: config variants skip esbuild bundling of the other stacks' Lambdas.
+const variant = (options: SynthOptions) => synthPlatform({ ...options, bundling: false });
+
+// A full synth of every stack runs before these tests; on a busy machine that takes a while.
+jest.setTimeout(300_000);
+
 let json: CfnTemplate;
 
 beforeAll(() => {
@@ -55,7 +61,7 @@ beforeAll(() => {
 describe('ECR repositories', () => {
   test('one repository per catalog container service, named {project}/{service}', () => {
     expect([...repositories(json).keys()].sort()).toEqual(['watchy/status-api', 'watchy/webhook-relay']);
-    const beta = synthPlatform({ stage: 'beta' }).templateJson('Registry');
+    const beta = variant({ stage: 'beta' }).templateJson('Registry');
     expect([...repositories(beta).keys()].sort()).toEqual([
       'watchy-beta/status-api',
       'watchy-beta/webhook-relay',
@@ -70,7 +76,7 @@ describe('ECR repositories', () => {
   });
 
   test('IMMUTABLE_WITH_EXCLUSION with the service exclusion filters when configured, only for that service', () => {
-    const source = synthPlatform({
+    const source = variant({
       overrides: servicesWith({ 'status-api': { mutableTagExclusions: ['latest', 'dev-*'] } }),
     }).templateJson('Registry');
     expect(repository(source, 'watchy/status-api').Properties).toMatchObject({
@@ -123,7 +129,7 @@ describe('ECR repositories', () => {
   test('expires untagged images registry.untaggedExpiryDays after push', () => {
     for (const [source, days] of [
       [json, 1],
-      [synthPlatform({ overrides: { registry: { untaggedExpiryDays: 7 } } }).templateJson('Registry'), 7],
+      [variant({ overrides: { registry: { untaggedExpiryDays: 7 } } }).templateJson('Registry'), 7],
     ] as const) {
       for (const repo of repositories(source).values()) {
         expect(lifecycleRules(repo)).toContainEqual(
@@ -156,7 +162,7 @@ describe('ECR repositories', () => {
   });
 
   test('cross-account pull: the configured accounts get only the pull actions', () => {
-    const source = synthPlatform({
+    const source = variant({
       overrides: { registry: { crossAccountPullAccounts: PULL_ACCOUNTS } },
     }).templateJson('Registry');
     for (const repo of repositories(source).values()) {
@@ -224,12 +230,12 @@ describe('checks', () => {
   test('zero unacknowledged cdk-nag findings (default, exclusions and cross-account pull)', () => {
     expect(synthPlatform().findings).toEqual([]);
     expect(
-      synthPlatform({
+      variant({
         overrides: servicesWith({ 'status-api': { mutableTagExclusions: ['latest', 'dev-*'] } }),
       }).findings,
     ).toEqual([]);
     expect(
-      synthPlatform({ overrides: { registry: { crossAccountPullAccounts: PULL_ACCOUNTS } } }).findings,
+      variant({ overrides: { registry: { crossAccountPullAccounts: PULL_ACCOUNTS } } }).findings,
     ).toEqual([]);
   });
 
