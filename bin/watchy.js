@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// npm bin shim: runs the TypeScript CLI entry (bin/watchy.ts) through tsx's require hook.
-require('tsx/cjs');
-require('./watchy.ts');
+// npm bin shim: registers tsx (CommonJS and ESM hooks, so the lazy command imports resolve .ts)
+// and runs the TypeScript CLI entry, bin/watchy.ts.
+import('tsx').then(() => import('./watchy.ts'));
