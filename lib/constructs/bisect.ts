@@ -12,6 +12,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
 import { BISECT_ENV, BISECT_PREFIX } from '../../lambda/core/bisect/contract';
+import { CLAIM_LEASE_MS } from '../../lambda/core/bisect/engine';
 import { BUILD_IMAGES, loadBuildSpec } from './build-project';
 import { acknowledgeCheckov } from './checkov';
 import { dependOnRolePolicyOnly } from './monitor-function';
@@ -205,7 +206,8 @@ export class Bisect extends Construct {
       entry: join(ROOT, 'lambda', 'bisect', 'index.ts'),
       description: 'Bisects failing release builds: verify-only CodeBuild builds, sessions in S3',
       invocation: { kind: 'async' },
-      timeout: Duration.seconds(60),
+      // Shorter than the claim lease: a claim older than the lease is from an invocation that has ended.
+      timeout: Duration.seconds(CLAIM_LEASE_MS / 1000 - 30),
       logRetention,
       environment: {
         [BISECT_ENV.bucket]: bucket.bucketName,

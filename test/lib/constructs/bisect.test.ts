@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
+import { CLAIM_LEASE_MS } from '../../../lambda/core/bisect/engine';
 import { Bisect } from '../../../lib/constructs/bisect';
 import { synthPlatform } from '../../support/synth';
 import { lintTemplate, synthLocal, type LocalSynth } from './bisect-local-stack';
@@ -87,6 +88,13 @@ describe('Bisect construct', () => {
         }),
       },
     });
+  });
+
+  test('the function times out before a claim lease ends (a stale claim is never from a running invocation)', () => {
+    const [fn] = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Timeout: number };
+    }[];
+    expect(fn!.Properties.Timeout * 1000).toBeLessThan(CLAIM_LEASE_MS);
   });
 
   test('every ended build of the bisected projects and the list project reaches the function, with a DLQ', () => {
