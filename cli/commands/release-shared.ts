@@ -11,8 +11,10 @@ import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { LocalKeySigner, type Signer } from '../../lambda/core/signing';
-import { KmsSigner } from '../../lambda/core/release/kms-signer';
+import type { KeyObject } from 'node:crypto';
+import { LocalKeySigner, toPublicKey, type Signer } from '../../lambda/core/signing';
+import { KmsSigner, kmsPublicKey } from '../../lambda/core/release/kms-signer';
+import { readPublicKey } from './fetch';
 import { releaseFunctionNames } from '../../lambda/core/release/environment';
 import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
 import { runPointerOperation } from '../../lambda/core/release/rollback';
@@ -32,6 +34,7 @@ export const CONNECTION_OPTIONS = {
   'key-id': { type: 'string' },
   'kms-key-id': { type: 'string' },
   'rebuild-project': { type: 'string' },
+  'public-key': { type: 'string' },
 } as const;
 
 export const CONNECTION_USAGE = `connection:
@@ -41,6 +44,7 @@ export const CONNECTION_USAGE = `connection:
   --key-id ID           ... written as signature.key_id (default: the file name)
   --kms-key-id ARN      ... or a KMS key at the endpoint instead
   --rebuild-project P   CodeBuild project for rebuilds (with --endpoint-url)
+  --public-key FILE     status verifies signatures with it (with --endpoint-url; or the --kms-key-id key's)
   --stack-prefix P      without --endpoint-url: invoke {P}-publish / {P}-rollback (default Watchy)
   --function-name NAME  without --endpoint-url: invoke this function instead
   --region REGION       AWS region (default from the environment)`;
@@ -117,9 +121,28 @@ export async function operate(
         return runPointerOperation(deps, operation);
       },
       rebuilder: new CodeBuildRebuilder(new CodeBuildClient(clientConfig(values)), projects),
+      ...verificationKey(values),
     },
     request,
   );
+}
+
+/** The public key `status` verifies with: --public-key, else the --kms-key-id key's, else none. */
+function verificationKey(values: ConnectionValues): { publicKey?: () => Promise<KeyObject> } {
+  const file = values['public-key'];
+  if (file) {
+    const key = (() => {
+      try {
+        return toPublicKey(readPublicKey(file));
+      } catch (error) {
+        throw new CliError(`--public-key ${file}: ${(error as Error).message}`);
+      }
+    })();
+    return { publicKey: async () => key };
+  }
+  const kmsKey = values['kms-key-id'];
+  if (kmsKey) return { publicKey: () => kmsPublicKey(new KMSClient(clientConfig(values)), kmsKey) };
+  return {};
 }
 
 export function printJson(value: unknown): void {

@@ -6,13 +6,16 @@
  * Events: `{"action": "emergency-rollback" | "rollback" | "history" | "status" | "list", ...}`
  * (lambda/core/release/operations.ts).
  */
+import type { KeyObject } from 'node:crypto';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { RELEASE_ENV, requiredEnv } from '../core/release/environment';
 import { invokeReleaseFunction } from '../core/release/invoke';
+import { kmsPublicKey } from '../core/release/kms-signer';
 import { parseOperatorRequest, refOf, type OperatorRequest } from '../core/release/operations';
 import { listReleases, pointerStatus, releaseHistory } from '../core/release/queries';
 import { CodeBuildRebuilder, type RebuildRequest, type StartedRebuild } from '../core/release/rebuild';
@@ -26,6 +29,8 @@ export interface RollbackHandlerDeps {
     request: Extract<OperatorRequest, { action: 'rollback' | 'emergency-rollback' }>,
   ) => Promise<RollbackResult>;
   readonly rebuilder: { start(request: RebuildRequest): Promise<StartedRebuild> };
+  /** The signing key's public half: `status` verifies each pointer's signature with it. @default none (unchecked) */
+  readonly publicKey?: () => Promise<KeyObject>;
   readonly logger?: Pick<Logger, 'info'>;
 }
 
@@ -51,7 +56,7 @@ export async function handleOperatorRequest(
     case 'history':
       return releaseHistory(deps.store, refOf(request), request.limit);
     case 'status':
-      return { pointers: await pointerStatus(deps.store, request.app) };
+      return { pointers: await pointerStatus(deps.store, request.app, await deps.publicKey?.()) };
     case 'list':
       return { artifacts: await listReleases(deps.store, request.app) };
     default: {
@@ -73,12 +78,16 @@ const logger = new Logger();
 const s3 = new S3Client({});
 const lambda = new LambdaClient({});
 const codebuild = new CodeBuildClient({});
+const kms = new KMSClient({});
 let handlerDeps: RollbackHandlerDeps | undefined;
 
 function depsFromEnvironment(env: NodeJS.ProcessEnv): RollbackHandlerDeps {
   const publishFunction = requiredEnv(env, RELEASE_ENV.publishFunction);
   const projects = JSON.parse(env[RELEASE_ENV.rebuildProjects] ?? '{}') as Record<string, string>;
+  const keyArn = env[RELEASE_ENV.signingKeyArn];
+  let publicKey: Promise<KeyObject> | undefined;
   return {
+    ...(keyArn ? { publicKey: () => (publicKey ??= kmsPublicKey(kms, keyArn)) } : {}),
     store: new S3ReleaseStore(s3, requiredEnv(env, RELEASE_ENV.bucket)),
     movePointer: (request) => invokeReleaseFunction<RollbackResult>(lambda, publishFunction, request),
     rebuilder: new CodeBuildRebuilder(codebuild, projects),

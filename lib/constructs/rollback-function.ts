@@ -11,6 +11,7 @@ import { RELEASE_ENV } from '../../lambda/core/release/environment';
 import { acknowledgeCheckov } from './checkov';
 import { dependOnRolePolicyOnly } from './monitor-function';
 import { acknowledgeWildcardResource } from './nag-wildcard';
+import type { SigningKey } from './signing-key';
 import { WatchyFunction } from './watchy-function';
 
 export interface RollbackFunctionProps {
@@ -20,6 +21,8 @@ export interface RollbackFunctionProps {
   readonly publishFunction: lambda.IFunction;
   /** Projects that rebuild a release whose artifact is gone, by `{binaryType}-{architecture}`. @default {} */
   readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+  /** The signing key: `status` verifies pointer signatures with its public key. @default none (unchecked) */
+  readonly signingKey?: SigningKey;
   /** Physical function name (the CLI and bisect invoke it by name). */
   readonly functionName: string;
   /** @default Duration.minutes(5) */
@@ -46,6 +49,7 @@ export class RollbackFunction extends Construct {
       environment: {
         [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
         [RELEASE_ENV.publishFunction]: props.publishFunction.functionName,
+        ...(props.signingKey ? { [RELEASE_ENV.signingKeyArn]: props.signingKey.key.keyArn } : {}),
         [RELEASE_ENV.rebuildProjects]: JSON.stringify(
           Object.fromEntries(Object.entries(projects).map(([key, project]) => [key, project.projectName])),
         ),
@@ -84,6 +88,15 @@ export class RollbackFunction extends Construct {
       }),
     );
     bucket.encryptionKey?.grantDecrypt(this.role);
+    if (props.signingKey) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadSigningPublicKey',
+          actions: ['kms:GetPublicKey'],
+          resources: [props.signingKey.key.keyArn],
+        }),
+      );
+    }
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'MovePointersThroughPublish',

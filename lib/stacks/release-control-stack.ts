@@ -74,6 +74,7 @@ export class ReleaseControlStack extends Stack {
     this.rollbackFunction = new RollbackFunction(this, 'Rollback', {
       releaseBucket: props.releaseBucket,
       publishFunction: publish.function,
+      signingKey: this.signingKey,
       rebuildProjects: props.rebuildProjects,
       functionName: names.rollback,
     }).function;

@@ -51,6 +51,7 @@ function watchy(args: string[], env: Record<string, string> = {}): Promise<Run> 
 let moto: MotoServer;
 let s3: S3Client;
 let keyFile: string;
+let publicKeyFile: string;
 let publicKey: ReturnType<typeof toPublicKey>;
 const BUCKET = 'cli-releases';
 
@@ -61,6 +62,8 @@ beforeAll(async () => {
   const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   keyFile = join(mkdtempSync(join(tmpdir(), 'watchy-cli-')), 'release-key.pem');
   writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  publicKeyFile = join(keyFile, '..', 'release-key.pub.pem');
+  writeFileSync(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   publicKey = toPublicKey(pair.publicKey.export({ type: 'spki', format: 'pem' }));
 });
 afterAll(async () => {
@@ -144,9 +147,14 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
         { version: '8.1.0', action: 'publish', bad: 'alarm' },
       ],
     });
-    const status = await watchy(['status', ...conn()]);
+    const status = await watchy(['status', '--public-key', publicKeyFile, ...conn()]);
     expect(JSON.parse(status.stdout).pointers).toEqual([
-      expect.objectContaining({ artifact: 'slack-monitor', version: '8.0.0', inSync: true }),
+      expect.objectContaining({
+        artifact: 'slack-monitor',
+        version: '8.0.0',
+        signature: 'valid',
+        inSync: true,
+      }),
     ]);
     const list = await watchy(['list', 'slack', ...conn()]);
     expect(JSON.parse(list.stdout)).toEqual({

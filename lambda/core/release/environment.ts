@@ -5,7 +5,7 @@
 export const RELEASE_ENV = {
   /** Release bucket name. */
   bucket: 'WATCHY_RELEASE_BUCKET',
-  /** ARN of the KMS signing key (ECC_NIST_P256, SIGN_VERIFY); publish only. */
+  /** ARN of the KMS signing key (ECC_NIST_P256, SIGN_VERIFY): publish signs with it, rollback reads its public key. */
   signingKeyArn: 'WATCHY_SIGNING_KEY_ARN',
   /** CloudFront distribution whose pointer paths are invalidated; publish only. */
   distributionId: 'WATCHY_DISTRIBUTION_ID',

@@ -5,7 +5,7 @@
  * good release's artifact is gone.
  */
 import { BatchGetBuildsCommand, CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { handleOperatorRequest, type RollbackHandlerDeps } from '../../../lambda/rollback/index';
 import { publish } from '../../../lambda/core/release/publish';
 import { CodeBuildRebuilder } from '../../../lambda/core/release/rebuild';
@@ -38,6 +38,7 @@ beforeAll(async () => {
   deps = {
     store: world.store,
     movePointer: (request) => runPointerOperation(world.deps, request),
+    publicKey: async () => world.publicKey,
     rebuilder: new CodeBuildRebuilder(
       codebuild,
       { 'nuitka-x86_64': 'watchy-nuitka-x86_64' },
@@ -75,11 +76,40 @@ describe('rollback handler', () => {
           artifact: 'slack-monitor',
           version: '7.1.0',
           metadataVersion: 2,
+          signature: 'valid',
           inSync: true,
           lastAction: 'publish',
         }),
       ],
     });
+  });
+
+  test('status: a pointer altered after signing shows an invalid signature', async () => {
+    const other = await releaseWorld(moto);
+    const requestKey = await packageAndStage(other, { version: '7.2.0' }, 'AROATEST:AWSCodeBuild-alt');
+    await publish(other.deps, SETTINGS, { requestKey, branch: 'main' });
+    const key = 'binaries/slack-monitor/watchy-slack-monitor.json';
+    const metadata = JSON.parse((await other.store.get(key, 1 << 20))!.body.toString()) as Record<
+      string,
+      unknown
+    >;
+    await other.s3.send(
+      new PutObjectCommand({
+        Bucket: other.store.bucket,
+        Key: key,
+        Body: JSON.stringify({ ...metadata, binary_size: 1 }),
+      }),
+    );
+    const result = await handleOperatorRequest(
+      { ...deps, store: other.store, publicKey: async () => other.publicKey },
+      { action: 'status' },
+    );
+    expect(result).toEqual({
+      pointers: [expect.objectContaining({ version: '7.2.0', signature: 'invalid' })],
+    });
+    other.s3.destroy();
+    other.kms.destroy();
+    other.cloudfront.destroy();
   });
 
   test('an unknown action is refused with one line', async () => {

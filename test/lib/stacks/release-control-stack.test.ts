@@ -152,6 +152,7 @@ describe('ReleaseControl stack', () => {
       Environment: {
         Variables: Match.objectLike({
           [RELEASE_ENV.publishFunction]: Match.anyValue(),
+          [RELEASE_ENV.signingKeyArn]: Match.anyValue(),
           [RELEASE_ENV.rebuildProjects]: Match.anyValue(),
         }),
       },
