@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { CliError } from '../cli/cli-error';
 import type { Command } from '../cli/command';
 
+// The AWS SDK prints a multi-line notice on Node < 22; the CLI supports Node 20 (package.json engines)
+// and keeps every failure to one line, so the notice is switched off unless the caller set it.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 /** name -> [summary, loader]. Summaries live here so `--help` loads no command module. */
 const COMMANDS: Record<string, [string, () => Promise<{ command: Command }>]> = {};
 
