@@ -62,8 +62,7 @@ function cdkSynth(extraArgs: string[]): Sample {
       );
     }
     if (!GNU_TIME) return { wall };
-    const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-    return { wall, cpu: ((user ?? NaN) + (system ?? NaN)) * 1000 };
+    return { wall, cpu: cpuSeconds(timeFile) * 1000 };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
     rmSync(timeFile, { force: true });
@@ -72,16 +71,33 @@ function cdkSynth(extraArgs: string[]): Sample {
 
 type Phases = Record<'nodeFunctions' | 'loadCdk' | 'loadPlatform' | 'config' | 'construct' | 'synth', number>;
 
-function phases(flags: string[]): Phases {
+/** Phase timings (wall) of one fresh process, plus the CPU time of its whole tree (esbuild included). */
+function phases(flags: string[]): Phases & { cpu?: number } {
   const outdir = mkdtempSync(join(tmpdir(), 'watchy-bench-phases-'));
+  const timeFile = `${outdir}.time`;
   try {
-    const result = spawnSync(TSX, [PHASES, outdir, ...flags], { cwd: ROOT, env, encoding: 'utf8' });
+    const args = [PHASES, outdir, ...flags];
+    const result = GNU_TIME
+      ? spawnSync(GNU_TIME, ['-f', '%U %S', '-o', timeFile, TSX, ...args], {
+          cwd: ROOT,
+          env,
+          encoding: 'utf8',
+        })
+      : spawnSync(TSX, args, { cwd: ROOT, env, encoding: 'utf8' });
     if (result.status !== 0)
       throw new Error(`synth-phases ${flags.join(' ')} failed: ${result.stderr.trim()}`);
-    return JSON.parse(result.stdout.trim().split('\n').pop()!) as Phases;
+    const timings = JSON.parse(result.stdout.trim().split('\n').pop()!) as Phases;
+    return GNU_TIME ? { ...timings, cpu: cpuSeconds(timeFile) * 1000 } : timings;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
+    rmSync(timeFile, { force: true });
   }
+}
+
+/** User + system seconds from a GNU time `-f '%U %S'` file. */
+function cpuSeconds(timeFile: string): number {
+  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return (user ?? NaN) + (system ?? NaN);
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -126,7 +142,7 @@ const modes = [
   ['without cdk-nag', ['--no-nag']],
   ['without bundling', ['--no-bundling']],
 ] as const;
-const samples = new Map<string, Phases[]>(modes.map(([name]) => [name, []]));
+const samples = new Map<string, (Phases & { cpu?: number })[]>(modes.map(([name]) => [name, []]));
 for (let i = 0; i < PHASE_RUNS; i += 1) {
   for (const [name, flags] of modes) samples.get(name)!.push(phases([...flags]));
 }
@@ -149,9 +165,19 @@ for (const [name] of modes) {
 const work = (name: string) => median(samples.get(name)!.map((r) => r.config + r.construct + r.synth));
 const full = work('full (nag + bundling)');
 console.log(
-  `  of ${seconds(full)} construct + synth: cdk-nag ~${seconds(full - work('without cdk-nag'))}, ` +
-    `esbuild bundling ~${seconds(full - work('without bundling'))}; ` +
-    `the CLI, npx and tsx start-up are in the baseline (${seconds(median(baseline.map((s) => s.wall)))}).`,
+  `  wall, of ${seconds(full)} construct + synth: cdk-nag ~${seconds(full - work('without cdk-nag'))}, ` +
+    `esbuild bundling ~${seconds(full - work('without bundling'))}`,
+);
+if ([...samples.values()].every((runs) => runs.every((r) => r.cpu !== undefined))) {
+  const cpu = (name: string) => median(samples.get(name)!.map((r) => r.cpu!));
+  const cpuFull = cpu('full (nag + bundling)');
+  console.log(
+    `  cpu of the whole process tree: full ${seconds(cpuFull)}; cdk-nag ~${seconds(cpuFull - cpu('without cdk-nag'))}, ` +
+      `esbuild bundling (npx + esbuild) ~${seconds(cpuFull - cpu('without bundling'))}`,
+  );
+}
+console.log(
+  `  the CLI, npx and tsx start-up are in the baseline too (${seconds(median(baseline.map((s) => s.wall)))} wall).`,
 );
 
 // NodejsFunction runs the project's esbuild through `npx --no-install esbuild` (aws-cdk-lib's
