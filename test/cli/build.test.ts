@@ -14,7 +14,16 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { distFileNames, type Architecture } from '../../lambda/core/artifacts';
 import { readElfHeader } from '../../lambda/core/elf';
@@ -316,6 +325,46 @@ describe('watchy build rust', () => {
       );
       expect(metadata.version).toBe('2.0.1');
       expect(metadata.target_architecture).toBe('x86_64');
+    },
+    BUILD_TIMEOUT,
+  );
+
+  test(
+    'a bootstrap whose ELF machine is not the declared architecture fails the build and replaces nothing',
+    async () => {
+      // A `uname` that claims aarch64 gets the arm64 build past pre_build on this x86_64 machine;
+      // cargo still produces x86_64 binaries, which is exactly the mistake the ELF check exists for.
+      const shim = shared.path('fake-uname');
+      mkdirSync(shim, { recursive: true });
+      writeFileSync(
+        join(shim, 'uname'),
+        '#!/bin/sh\n[ "$1" = -m ] && echo aarch64 && exit 0\nexec /bin/uname "$@"\n',
+        {
+          mode: 0o755,
+        },
+      );
+      const lambdaDir = shared.path('examples', 'rust-lambdas', 'target', 'lambda');
+      const before = existsSync(lambdaDir) ? readdirSync(lambdaDir).sort() : undefined;
+      const run = await watchy(
+        shared,
+        'rust',
+        '--arch',
+        'arm64',
+        '--version',
+        '2.0.9',
+        '--env',
+        `PATH=${shim}:${process.env['PATH']}`,
+      );
+      expectCode(run, 1);
+      expect(lastLine(run.stderr)).toMatch(
+        /COMMAND_EXECUTION_ERROR in BUILD: .*: build: \S+\/bootstrap is not an arm64 ELF binary \(ELF machine 62, expected 183\): it would fail on Lambda with 'Exec format error'$/,
+      );
+      expect(existsSync(shared.path('dist', 'rust-arm64'))).toBe(false);
+      const after = existsSync(lambdaDir) ? readdirSync(lambdaDir).sort() : undefined;
+      expect(after).toEqual(before);
+      expect(
+        readdirSync(shared.path('examples', 'rust-lambdas', 'target')).filter((n) => n.includes('partial')),
+      ).toEqual([]);
     },
     BUILD_TIMEOUT,
   );
