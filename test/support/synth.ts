@@ -14,11 +14,14 @@
  *
  * Caching: jest gives every test file a fresh module registry, so a module-level memo alone would
  * synthesize once per file. The assembly is therefore also kept on disk, keyed by the jest worker's
- * process id and the options, so each worker synthesizes each configuration once per `jest` run
- * and later test files load the same cloud assembly. Directories of finished processes are removed.
+ * process id, the options and a fingerprint of the sources (path, size and mtime of every file under
+ * bin/, lib/, lambda/ and buildspecs/, plus cdk.json and package-lock.json), so each worker
+ * synthesizes each configuration once per `jest` run, later test files load the same cloud
+ * assembly, and a worker kept alive by `jest --watch` synthesizes again after an edit. Directories
+ * of finished processes are removed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -222,8 +225,30 @@ function cacheKey(options: SynthOptions): string {
     stage: options.stage ?? null,
     overrides: options.overrides ?? null,
     bundling: options.bundling ?? true,
+    sources: sourceFingerprint(),
   });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+const FINGERPRINTED_DIRS = ['bin', 'lib', 'lambda', 'buildspecs'];
+const FINGERPRINTED_FILES = ['cdk.json', 'package-lock.json'];
+
+/** Path, size and mtime of every source the synthesized templates depend on. */
+function sourceFingerprint(): string {
+  const hash = createHash('sha256');
+  const add = (path: string) => {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return;
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path).sort()) {
+        if (entry !== 'node_modules') add(join(path, entry));
+      }
+    } else {
+      hash.update(`${path}\0${stat.size}\0${stat.mtimeMs}\n`);
+    }
+  };
+  for (const name of [...FINGERPRINTED_DIRS, ...FINGERPRINTED_FILES]) add(join(ROOT, name));
+  return hash.digest('hex');
 }
 
 let root: string | undefined;
