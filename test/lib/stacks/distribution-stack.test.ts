@@ -1,7 +1,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- template JSON is untyped; each assertion checks the shape it reads */
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { releaseKeys, type ArtifactRef } from '../../../lambda/core/artifacts';
+import {
+  APP_NAME_PATTERN,
+  SEMVER_PATTERN,
+  releaseKeys,
+  type ArtifactRef,
+} from '../../../lambda/core/artifacts';
 import { IMMUTABLE_CACHE_CONTROL } from '../../../lambda/core/release/pointer';
 import { loadConfig } from '../../../lib/config';
 import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
@@ -246,6 +251,11 @@ describe('CloudFront distribution', () => {
         .slice(0, -1)
         .map((b) => b.PathPattern),
     );
+  });
+
+  test('the dot-counting patterns rest on the key contract: names hold no dot, versions hold at least two', () => {
+    for (const name of ['a.b', 'slack.v2', '.x']) expect(APP_NAME_PATTERN.test(name)).toBe(false);
+    for (const version of ['1', '1.2', 'v1.2.3', '1.2.3.']) expect(SEMVER_PATTERN.test(version)).toBe(false);
   });
 
   test('latest pointers get the short-TTL policy: MinTTL 0, Default and Max = latestPointerTtlSeconds <= 60', () => {
