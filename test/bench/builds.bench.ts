@@ -39,11 +39,9 @@ function build(checkout: Checkout, cache: string, args: string[]): number {
       cwd: checkout.dir,
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
-      // NODE_OPTIONS: the inner `npx watchy` needs tsx's ESM hook (see test/cli/build.test.ts).
       env: {
         ...process.env,
         WATCHY_CACHE_DIR: cache,
-        NODE_OPTIONS: '--import=tsx',
         TMPDIR: checkout.dir,
         WATCHY_RELEASE_BUCKET: '',
       },

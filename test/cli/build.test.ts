@@ -8,9 +8,8 @@
  * requirements, the Cargo target directory), as CodeBuild reuses its cache: a warm run takes well
  * under a minute per build, a cold one a few minutes (see test/bench/builds.bench.ts).
  *
- * The buildspecs call `npx watchy package`. The npm shim bin/watchy.js loads the entry through
- * tsx's require hook only, which cannot resolve the entry's lazy `import()` of command modules;
- * the builds here run with NODE_OPTIONS=--import=tsx so that inner `npx watchy` resolves them.
+ * Inside the builds the buildspecs call `npx watchy package` (and `npx watchy stage`) through the
+ * npm shim, as on CodeBuild.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -69,7 +68,6 @@ function watchyWithEnv(checkout: Checkout, env: NodeJS.ProcessEnv, ...args: stri
         maxBuffer: 64 * 1024 * 1024,
         env: {
           ...process.env,
-          NODE_OPTIONS: '--import=tsx',
           TMPDIR: checkout.dir,
           WATCHY_RELEASE_BUCKET: '',
           ...env,
