@@ -215,6 +215,33 @@ describe('watchy build nuitka', () => {
     expect(existsSync(checkout.path('dist'))).toBe(false);
   });
 
+  (ARCH === 'x86_64' ? test : test.skip)(
+    'without --app builds every catalog monitor in turn, going on after a failure, and names the first',
+    async () => {
+      // arm64 cannot be built natively here, so each build stops in pre_build within a second.
+      const run = await watchy(checkout, 'nuitka', '--arch', 'arm64', '--version', '1.2.3');
+      expectCode(run, 1);
+      for (const app of ['slack', 'github', 'zoom']) {
+        expect(run.stdout).toMatch(new RegExp(`^  FAILED +nuitka ${app} arm64 `, 'm'));
+      }
+      expect(lastLine(run.stderr)).toBe(
+        'watchy build: nuitka slack arm64: COMMAND_EXECUTION_ERROR in PRE_BUILD: case "$WATCHY_ARCH" in … exited with status 1: ' +
+          'pre_build: Nuitka builds natively: cannot build arm64 on this x86_64 host (and 2 more failed build(s))',
+      );
+    },
+  );
+
+  test('a missing or unknown kind of build is a usage error', async () => {
+    const none = await watchy(checkout);
+    expectCode(none, 2);
+    expect(lastLine(none.stderr)).toBe('watchy build: expected the kind of build, nuitka or rust, got ""');
+    const other = await watchy(checkout, 'docker');
+    expectCode(other, 2);
+    expect(lastLine(other.stderr)).toBe(
+      'watchy build: expected the kind of build, nuitka or rust, got "docker"',
+    );
+  });
+
   test('an app that is not in the catalog is refused', async () => {
     const run = await watchy(checkout, 'nuitka', '--app', 'teams');
     expectCode(run, 1);
