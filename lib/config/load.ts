@@ -3,9 +3,9 @@
  * validated with the schema. A bad config throws ConfigError with one line naming the field.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { DEFAULT_CONFIG, STAGE_NAMES, STAGE_OVERRIDES, type StageName } from './default-config';
 import { WatchyConfigSchema, type WatchyConfig } from './schema';
+import { describeZodIssue } from '../../lambda/core/zod-issue';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -38,27 +38,7 @@ export function loadConfig(options: LoadConfigOptions = {}): WatchyConfig {
 export function parseConfig(raw: unknown): WatchyConfig {
   const result = WatchyConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new ConfigError(`Invalid watchy config: ${describeIssue(result.error.issues[0], raw)}`);
-}
-
-function describeIssue(issue: z.core.$ZodIssue | undefined, raw: unknown): string {
-  if (!issue) return 'unknown problem';
-  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-  if (issue.code === 'unrecognized_keys') {
-    return `${path === '(root)' ? '' : `${path}.`}${issue.keys[0]}: unknown field`;
-  }
-  const got = valueAt(raw, issue.path);
-  const suffix = got === undefined || issue.code === 'invalid_type' ? '' : `, got ${JSON.stringify(got)}`;
-  return `${path}: ${issue.message}${suffix}`;
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let value = raw;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return typeof value === 'object' ? undefined : value;
+  throw new ConfigError(`Invalid watchy config: ${describeZodIssue(result.error.issues[0], raw)}`);
 }
 
 function readJsonFile(file: string): unknown {

@@ -19,6 +19,7 @@ import {
   type ArtifactRef,
 } from '../artifacts';
 import { ReleaseError } from './errors';
+import { describeZodIssue } from '../zod-issue';
 
 /** File name of the publish request inside the staging folder. */
 export const PUBLISH_REQUEST_FILE = 'publish-request.json';
@@ -205,29 +206,8 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: 
   if (result.success) return result.data;
   throw new ReleaseError(
     'invalid-request',
-    `invalid ${what}: ${describeIssue(result.error.issues[0], value)}`,
+    `invalid ${what}: ${describeZodIssue(result.error.issues[0], value)}`,
   );
-}
-
-function describeIssue(issue: z.core.$ZodIssue | undefined, raw: unknown): string {
-  if (!issue) return 'unknown problem';
-  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-  if (issue.code === 'unrecognized_keys')
-    return `${path === '(root)' ? '' : `${path}.`}${issue.keys[0]}: unknown field`;
-  const got = valueAt(raw, issue.path);
-  if (got === undefined && issue.code === 'invalid_type') return `${path}: required field is missing`;
-  const shown = typeof got === 'string' ? JSON.stringify(got.slice(0, 80)) : JSON.stringify(got);
-  const suffix = got === undefined || typeof got === 'object' ? '' : `, got ${shown}`;
-  return `${path}: ${issue.message}${suffix}`;
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let value = raw;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 function jsonSize(value: unknown): number {
