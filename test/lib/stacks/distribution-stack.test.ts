@@ -205,6 +205,19 @@ describe('release bucket', () => {
     );
   });
 
+  test('staged build output and bisect state expire; binaries/ and release histories never do', () => {
+    const rules = releaseBucket()[1].Properties.LifecycleConfiguration.Rules as Record<string, any>[];
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', Prefix: 'staging/', ExpirationInDays: 14 }),
+    );
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', Prefix: 'state/bisect/', ExpirationInDays: 90 }),
+    );
+    for (const rule of rules.filter((r) => r.ExpirationInDays !== undefined)) {
+      expect(['staging/', 'state/bisect/']).toContain(rule.Prefix);
+    }
+  });
+
   test('the log bucket expires logs after distribution.accessLogRetentionDays', () => {
     expect(logBucket()[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 }),
