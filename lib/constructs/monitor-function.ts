@@ -1,5 +1,5 @@
 import { Duration, Stack, Token, type CfnElement } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { artifactName, type Architecture } from '../../lambda/core/artifacts';
@@ -87,6 +87,7 @@ export class MonitorFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(30),
       ephemeralStorageMiB: ephemeralStorageFor(maxBinaryMiB),
       invocation: { kind: 'sync', caller: props.caller ?? 'the Watchy scheduler' },
+      architecture: architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
       environment: {
         [MONITOR_ENV.distributionUrl]: Token.isUnresolved(url) ? url : url.replace(/\/+$/, ''),
         [MONITOR_ENV.artifactName]: this.artifactName,
@@ -97,11 +98,6 @@ export class MonitorFunction extends Construct {
         ...(props.publicKey ? { [MONITOR_ENV.publicKey]: props.publicKey } : {}),
       },
     });
-    if (architecture === 'x86_64') {
-      // The house construct builds for ARM64; the bundle is plain JavaScript, so only the
-      // function's architecture changes to match an x86_64 binary.
-      (fn.function.node.defaultChild as lambda.CfnFunction).architectures = ['x86_64'];
-    }
     dependOnRolePolicyOnly(fn);
     const what = `the ${props.displayName} monitor`;
     acknowledgeCheckov(

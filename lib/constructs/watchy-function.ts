@@ -22,6 +22,11 @@ export interface WatchyFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Reserved concurrency. @default none (account pool) */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Instruction set of the function. Bundles are plain JavaScript, so this only matters where the
+   * function runs native code of one architecture (the monitors exec their binary). @default ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
   /** /tmp size in MiB. @default 512 */
   readonly ephemeralStorageMiB?: number;
   /**
@@ -83,7 +88,7 @@ export class WatchyFunction extends Construct {
       handler: 'handler',
       description: props.description,
       runtime: NODE_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
+      architecture: props.architecture ?? lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(30),
       ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMiB ?? 512),
