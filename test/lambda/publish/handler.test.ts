@@ -7,7 +7,13 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { handlePublishEvent, type JobReporter, type PublishHandlerDeps } from '../../../lambda/publish/index';
 import { PowertoolsReleaseTelemetry } from '../../../lambda/core/release/telemetry';
 import { startMoto, type MotoServer } from '../../support/moto-server';
-import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
+import {
+  closeReleaseWorld,
+  packageAndStage,
+  releaseWorld,
+  SETTINGS,
+  type ReleaseWorld,
+} from '../core/release/fixtures';
 
 class RecordingJobReporter implements JobReporter {
   readonly calls: { kind: 'success' | 'failure'; jobId: string; text: string }[] = [];
@@ -52,10 +58,7 @@ afterEach(() => {
   delete process.env.POWERTOOLS_METRICS_DISABLED;
 });
 afterAll(async () => {
-  world?.s3.destroy();
-  world?.kms.destroy();
-  world?.cloudfront.destroy();
-  await moto?.stop();
+  await closeReleaseWorld(world, moto);
 });
 
 const job = (id: string, parameters: unknown) => ({

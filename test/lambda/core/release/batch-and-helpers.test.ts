@@ -13,7 +13,7 @@ import { compareSemver, parseArtifactName } from '../../../../lambda/core/releas
 import { rebuildVersion } from '../../../../lambda/core/release/rebuild';
 import { stageDist } from '../../../../lambda/core/release/stage';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { makePackage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import { closeReleaseWorld, makePackage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
 
 let moto: MotoServer;
 let world: ReleaseWorld;
@@ -23,10 +23,7 @@ beforeAll(async () => {
   world = await releaseWorld(moto);
 });
 afterAll(async () => {
-  world?.s3.destroy();
-  world?.kms.destroy();
-  world?.cloudfront.destroy();
-  await moto?.stop();
+  await closeReleaseWorld(world, moto);
 });
 
 /** Two Rust Lambda packages in one output directory, as the rust-lambda buildspec leaves them. */

@@ -10,7 +10,7 @@ import { publish } from '../../../../lambda/core/release/publish';
 import { emergencyRollback, rollbackToVersion } from '../../../../lambda/core/release/rollback';
 import { verifyMetadataSignature } from '../../../../lambda/core/signing';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import { closeReleaseWorld, packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
 
 const REF = { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' } as const;
 let moto: MotoServer;
@@ -21,10 +21,7 @@ beforeAll(async () => {
   world = await releaseWorld(moto);
 });
 afterAll(async () => {
-  world?.s3.destroy();
-  world?.kms.destroy();
-  world?.cloudfront.destroy();
-  await moto?.stop();
+  await closeReleaseWorld(world, moto);
 });
 
 test('32 concurrent promotions and rollbacks: no lost update; history and pointer agree', async () => {

@@ -61,6 +61,17 @@ export interface ReleaseWorld {
 
 let bucketCounter = 0;
 
+/** Closes the world's clients, then stops moto: the teardown every release suite runs. */
+export async function closeReleaseWorld(
+  world: ReleaseWorld | undefined,
+  moto: MotoServer | undefined,
+): Promise<void> {
+  world?.s3.destroy();
+  world?.kms.destroy();
+  world?.cloudfront.destroy();
+  await moto?.stop();
+}
+
 export async function releaseWorld(moto: MotoServer): Promise<ReleaseWorld> {
   const s3 = new S3Client(moto.clientConfig);
   const kms = new KMSClient(moto.clientConfig);

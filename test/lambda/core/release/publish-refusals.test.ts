@@ -10,7 +10,14 @@ import { stageDist } from '../../../../lambda/core/release/stage';
 import type { ReleaseStore, WriteOptions } from '../../../../lambda/core/release/store';
 import { sha256Hex } from '../../../../lambda/core/release/verify';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { makePackage, packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import {
+  closeReleaseWorld,
+  makePackage,
+  packageAndStage,
+  releaseWorld,
+  SETTINGS,
+  type ReleaseWorld,
+} from './fixtures';
 
 let moto: MotoServer;
 let world: ReleaseWorld;
@@ -35,10 +42,7 @@ async function readRequest(key: string): Promise<PublishRequest> {
   return JSON.parse((await world.store.get(key, 1 << 20))!.body.toString()) as PublishRequest;
 }
 afterAll(async () => {
-  world?.s3.destroy();
-  world?.kms.destroy();
-  world?.cloudfront.destroy();
-  await moto?.stop();
+  await closeReleaseWorld(world, moto);
 });
 
 async function released(): Promise<string[]> {

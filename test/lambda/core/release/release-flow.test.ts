@@ -12,7 +12,14 @@ import { readHistory } from '../../../../lambda/core/release/history';
 import { publish } from '../../../../lambda/core/release/publish';
 import { emergencyRollback, rollbackToVersion } from '../../../../lambda/core/release/rollback';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { invalidatedPaths, packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import {
+  closeReleaseWorld,
+  invalidatedPaths,
+  packageAndStage,
+  releaseWorld,
+  SETTINGS,
+  type ReleaseWorld,
+} from './fixtures';
 
 const REF = { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' } as const;
 let moto: MotoServer;
@@ -23,10 +30,7 @@ beforeAll(async () => {
   world = await releaseWorld(moto);
 });
 afterAll(async () => {
-  world?.s3.destroy();
-  world?.kms.destroy();
-  world?.cloudfront.destroy();
-  await moto?.stop();
+  await closeReleaseWorld(world, moto);
 });
 
 async function latest(): Promise<{ metadata: WatchyMetadata; gzSha256: string }> {
