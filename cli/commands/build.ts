@@ -13,7 +13,7 @@ import {
   type Architecture,
 } from '../../lambda/core/artifacts';
 import { loadBuildspec, runBuildspec, type BuildResult } from '../../lambda/core/buildspec';
-import { BUILD_MODES } from '../../lambda/core/build-env';
+import { BUILD_MODES, WATCHY_VERSION } from '../../lambda/core/build-env';
 import { PYTHON_VERSION } from '../../lambda/core/versions';
 import { loadConfig } from '../../lib/config';
 import { CliError, UsageError, parseCommandArgs } from '../cli-error';
@@ -110,15 +110,25 @@ export const command: Command = {
         `--mode must be one of ${BUILD_MODES.join(', ')}, got ${JSON.stringify(values.mode)}`,
       );
     }
-    const version = values.version ?? process.env['WATCHY_VERSION'];
+    const version = values.version ?? process.env[WATCHY_VERSION];
     if (version !== undefined && version !== '') assertVersion(version);
+    const overrides = parseOverrides(values.env);
+    // An override is what the buildspec sees, even empty: checked here as the buildspec checks it.
+    const overriddenVersion = overrides[WATCHY_VERSION];
+    if (overriddenVersion !== undefined) {
+      try {
+        assertVersion(overriddenVersion);
+      } catch (error) {
+        throw new CliError(`--env ${WATCHY_VERSION}: ${(error as Error).message}`);
+      }
+    }
     if (values.app !== undefined) assertAppName(values.app);
 
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const sourceDir = resolve(values['source-dir'] ?? process.cwd());
     const common: Record<string, string> = {
       WATCHY_MODE: values.mode,
-      ...(version ? { WATCHY_VERSION: version } : {}),
+      ...(version ? { [WATCHY_VERSION]: version } : {}),
     };
     const targets: Target[] = [];
     if ((kind as Kind) === 'nuitka') {
@@ -167,7 +177,6 @@ export const command: Command = {
     }
 
     const spec = await loadBuildspec(join(sourceDir, 'buildspecs', KINDS[kind as Kind]));
-    const overrides = parseOverrides(values.env);
     const sourceVersion = gitHead(sourceDir);
     const results: [Target, BuildResult][] = [];
     for (const target of targets) {

@@ -22,6 +22,9 @@ export const APP_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const SEMVER_PATTERN =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
+/** Longest version accepted anywhere (S3 keys and file names carry it). */
+export const MAX_VERSION_LENGTH = 128;
+
 /** Every released object lives under this prefix of the release bucket. */
 export const BINARIES_PREFIX = 'binaries';
 /** Builds write only under `staging/{build session}/`; the publish step promotes from there. */
@@ -48,7 +51,7 @@ export function assertAppName(app: string): void {
 }
 
 export function assertVersion(version: string): void {
-  if (version.length > 128 || !SEMVER_PATTERN.test(version)) {
+  if (version.length > MAX_VERSION_LENGTH || !SEMVER_PATTERN.test(version)) {
     throw new ArtifactNameError(
       `invalid version ${JSON.stringify(version)}: expected semantic version like 1.2.3`,
     );

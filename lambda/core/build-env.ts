@@ -4,7 +4,7 @@
  * CLI import these names from here; a buildspec spells them literally (it is YAML), and the
  * buildspec tests check that it does.
  */
-import { SEMVER_PATTERN } from './artifacts';
+import { MAX_VERSION_LENGTH, SEMVER_PATTERN } from './artifacts';
 
 /** Name of the release bucket. A build may write only under `staging/${aws:userid}/`. */
 export const WATCHY_RELEASE_BUCKET = 'WATCHY_RELEASE_BUCKET';
@@ -70,8 +70,30 @@ export function devVersion(commit: string, at: Date): string {
 /** The requested version, or a derived one when the request is the default or empty; refuses non-semver. */
 export function resolveBuildVersion(requested: string | undefined, commit: string, at: Date): string {
   const version = !requested || requested === DEFAULT_VERSION ? devVersion(commit, at) : requested;
-  if (version.length > 128 || !SEMVER_PATTERN.test(version)) {
+  if (version.length > MAX_VERSION_LENGTH || !SEMVER_PATTERN.test(version)) {
     throw new Error(`invalid version ${JSON.stringify(version)}: expected semantic version like 1.2.3`);
   }
   return version;
+}
+
+/**
+ * SEMVER_PATTERN as a POSIX extended regular expression, for bash's `[[ $v =~ $semver ]]`: every
+ * buildspec that reads WATCHY_VERSION checks it with exactly this string (and the length limit)
+ * before the version reaches generated source, file names or labels. Derived, not copied: the
+ * JavaScript-only syntax in SEMVER_PATTERN (`(?:`, `\d`) has a direct ERE spelling, and anything
+ * else fails here, at import, rather than meaning something different in the shell. The buildspec
+ * tests check each buildspec spells this string and accepts exactly what SEMVER_PATTERN accepts.
+ */
+export const SEMVER_ERE = toPosixEre(SEMVER_PATTERN);
+
+function toPosixEre(pattern: RegExp): string {
+  const ere = pattern.source.replaceAll('(?:', '(').replaceAll('\\d', '[0-9]');
+  // What is left must mean the same in ERE: no flags, no escape inside a bracket expression, no
+  // escape but `\.` and `\+` (literal in both), no group modifier, no lazy quantifier.
+  if (pattern.flags || /\[[^\]]*\\/.test(pattern.source) || /\\[^.+]|\(\?|[*+?}]\?/.test(ere)) {
+    throw new Error(
+      `cannot spell /${pattern.source}/${pattern.flags} as a POSIX extended regular expression`,
+    );
+  }
+  return ere;
 }

@@ -231,6 +231,41 @@ describe('watchy build nuitka', () => {
     },
   );
 
+  test('--env WATCHY_VERSION with Python code or a newline is refused with one line before anything runs', async () => {
+    const marker = checkout.path('pwned');
+    for (const [version, shown] of [
+      [
+        `1.0.0"; import os; os.system("touch ${marker}")#`,
+        `"1.0.0\\"; import os; os.system(\\"touch ${marker}\\")#"`,
+      ],
+      ['1.0.0\nprint(1)', '"1.0.0\\nprint(1)"'],
+      ['', '""'],
+    ]) {
+      for (const kind of ['nuitka', 'rust']) {
+        const run = await watchy(checkout, kind, '--arch', ARCH, '--env', `WATCHY_VERSION=${version}`);
+        expectCode(run, 1);
+        expect(run.stderr.trimEnd().split('\n')).toEqual([
+          `watchy build: --env WATCHY_VERSION: invalid version ${shown}: expected semantic version like 1.2.3`,
+        ]);
+        expect(run.stdout).toBe('');
+        expect(existsSync(checkout.path('dist'))).toBe(false);
+        expect(existsSync(marker)).toBe(false);
+      }
+    }
+  });
+
+  test('--env WATCHY_VERSION takes semver with prerelease and build metadata, and the default (the build stops at the next check)', async () => {
+    rmSync(checkout.path('examples', 'monitors', 'slack'), { recursive: true });
+    for (const version of ['1.2.3-rc.1+build.5', '0.0.0-dev']) {
+      const run = await watchy(checkout, 'nuitka', '--app', 'slack', '--env', `WATCHY_VERSION=${version}`);
+      expectCode(run, 1);
+      expect(lastLine(run.stderr)).toMatch(
+        /: pre_build: source directory examples\/monitors\/slack does not exist$/,
+      );
+      expect(run.stdout).not.toContain('invalid WATCHY_VERSION');
+    }
+  });
+
   test('a missing or unknown kind of build is a usage error', async () => {
     const none = await watchy(checkout);
     expectCode(none, 2);
