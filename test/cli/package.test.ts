@@ -4,10 +4,19 @@
  * one-line error with nothing written.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMetadataJson } from '../../lambda/core/metadata';
+import { brokenElfs, refusalLine } from '../support/elf-files';
 
 const ROOT = join(__dirname, '..', '..');
 const WATCHY = join(ROOT, 'bin', 'watchy.ts');
@@ -107,6 +116,19 @@ describe('watchy package', () => {
       /^watchy package: binary \S+ is a 64-bit \S+ ELF binary, not \S+ \(ELF machine \d+, expected \d+\): it would fail on Lambda with "Exec format error"$/,
     );
   });
+
+  for (const architecture of ['x86_64', 'arm64'] as const) {
+    test.each(brokenElfs(architecture).map((b) => [b.name, b] as const))(
+      `refuses an ${architecture} ELF that the kernel could not load: %s`,
+      async (_name, broken) => {
+        writeFileSync(binary, broken.bytes);
+        expectRefused(
+          await watchyPackage(...args({ arch: architecture })),
+          refusalLine(broken, `binary ${binary}`, 'watchy package: '),
+        );
+      },
+    );
+  }
 
   test('refuses an unknown app', async () => {
     expectRefused(

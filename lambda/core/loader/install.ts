@@ -1,9 +1,10 @@
 /**
  * One pass over the bytes: download -> SHA-256 of the compressed stream -> gunzip -> SHA-256 of the
- * raw output -> a 0600 temp file beside the destination -> check both hashes and sizes -> atomic
- * rename -> chmod 0755. The download is capped at `compressed_size` and the output at `binary_size`,
- * so endless bodies and gzip bombs stop at the cap. Nothing executable exists until every check
- * passed and the file is closed; on any failure the temp file is removed.
+ * raw output -> a 0600 temp file beside the destination -> check both hashes and sizes, then the
+ * executable (its ELF header and program headers, from the first 64 KiB kept from the stream) ->
+ * atomic rename -> chmod 0755. The download is capped at `compressed_size` and the output at
+ * `binary_size`, so endless bodies and gzip bombs stop at the cap. Nothing executable exists until
+ * every check passed and the file is closed; on any failure the temp file is removed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
@@ -12,13 +13,10 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { ElfError, parseElfHeader } from '../elf';
+import { assertElfLoadable, ElfError, ELF_HEAD_BYTES, parseElfHeader, type ElfHeader } from '../elf';
 import type { WatchyMetadata } from '../metadata';
 import { LoaderError } from './errors';
 import { asLoaderError, expectStatus, type HttpClient } from './http';
-
-/** Bytes of the output kept to check what kind of executable it is. */
-const HEAD_BYTES = 20;
 
 /** Temp files start with this; anything left by a killed process is removed at the next start. */
 export const PARTIAL_PREFIX = '.partial-';
@@ -42,18 +40,29 @@ export function compressedCap(metadata: WatchyMetadata): number {
   return metadata.compressed_size ?? metadata.binary_size + Math.ceil(metadata.binary_size / 1000) + 65_536;
 }
 
-/** Counts and hashes what flows through, and fails the moment more than `cap` bytes arrive. */
+/**
+ * Counts and hashes what flows through, and fails the moment more than `cap` bytes arrive. Keeps a
+ * copy of the first `headBytes` (an executable's ELF header and program headers), so checking
+ * them takes no second read of the file.
+ */
 class MeteredHash extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
-  /** The first bytes that went through (an executable's header). */
-  head = Buffer.alloc(0);
+  private readonly headBuffer: Buffer;
+  private headLength = 0;
 
   constructor(
     private readonly cap: number,
     private readonly overflow: () => LoaderError,
+    headBytes = 0,
   ) {
     super({ highWaterMark: STAGE_BUFFER_BYTES });
+    this.headBuffer = Buffer.allocUnsafe(headBytes);
+  }
+
+  /** The first bytes that went through, up to `headBytes`. */
+  get head(): Buffer {
+    return this.headBuffer.subarray(0, this.headLength);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -63,9 +72,8 @@ class MeteredHash extends Transform {
       return;
     }
     this.hash.update(chunk);
-    if (this.head.length < HEAD_BYTES) {
-      this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
-    }
+    if (this.headLength < this.headBuffer.length)
+      this.headLength += chunk.copy(this.headBuffer, this.headLength);
     callback(null, chunk);
   }
 }
@@ -125,6 +133,7 @@ async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPa
         url,
         `gzip output exceeds binary_size ${metadata.binary_size} (decompression stopped at the cap)`,
       ),
+    ELF_HEAD_BYTES,
   );
   const file: WriteStream = createWriteStream(tempPath, {
     flags: 'wx',
@@ -142,28 +151,39 @@ async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPa
   verify(url, 'compressed-sha256', metadata.compressed_sha256, compressed.hash.digest('hex'));
   verify(url, 'binary-size', metadata.binary_size, raw.bytes);
   verify(url, 'sha256', metadata.sha256, raw.hash.digest('hex'));
-  checkExecutable(url, metadata, raw.head);
+  checkExecutable(url, metadata, raw.head, raw.bytes);
 }
 
 /**
- * What the kernel will be asked to run: an ELF binary for the metadata's architecture, or a `#!`
- * script. Anything else would fail at exec with "Exec format error", so it is refused here, with
- * the reason, before it is ever made executable.
+ * What the kernel will be asked to run: a `#!` script, or an ELF binary for the metadata's
+ * architecture that the kernel could load (program headers and segments inside the file, a
+ * PT_LOAD, the entry point in one: lambda/core/elf.ts assertElfLoadable). Anything else would fail
+ * at exec with "Exec format error" or crash at once, so it is refused here, with the reason,
+ * before it is ever made executable. `head` is the file's first ELF_HEAD_BYTES (or all of it),
+ * kept from the download stream; `size` is the file's size.
  */
-export function checkExecutable(url: string, metadata: WatchyMetadata, head: Buffer): void {
+export function checkExecutable(url: string, metadata: WatchyMetadata, head: Buffer, size: number): void {
   if (head.subarray(0, 2).toString('latin1') === '#!') return;
+  let elf: ElfHeader;
   try {
-    const elf = parseElfHeader(head, 'binary');
-    if (elf.architecture === metadata.target_architecture) return;
+    elf = parseElfHeader(head, 'binary');
+  } catch (error) {
+    if (error instanceof ElfError) {
+      throw new LoaderError('executable', url, `${error.message}, and not a #! script`);
+    }
+    throw error;
+  }
+  if (elf.architecture !== metadata.target_architecture) {
     throw new LoaderError(
       'executable',
       url,
       `binary is an ELF ${elf.bits}-bit ${elf.machineName} executable, metadata says ${metadata.target_architecture}`,
     );
+  }
+  try {
+    assertElfLoadable(head, size, 'binary');
   } catch (error) {
-    if (error instanceof ElfError) {
-      throw new LoaderError('executable', url, `${error.message}, and not a #! script`);
-    }
+    if (error instanceof ElfError) throw new LoaderError('executable', url, error.message);
     throw error;
   }
 }

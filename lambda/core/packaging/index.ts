@@ -12,9 +12,10 @@
  * all produced in that one pass. Output is reproducible: the same binary gives byte-identical `.gz`
  * and `.zip` (gzip header with no name and mtime 0; zip with fixed time and mode).
  *
- * Every check (names, version, URL, ELF machine) runs before anything is written, and the files
- * are written into a scratch directory next to the output and moved in only when all are done, so
- * a failure leaves the output directory as it was.
+ * Every check (names, version, URL, the ELF machine, and that the kernel could load the ELF:
+ * lambda/core/elf.ts assertElfLoadable) runs before anything is written, and the files are written
+ * into a scratch directory next to the output and moved in only when all are done, so a failure
+ * leaves the output directory as it was.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -35,7 +36,7 @@ import {
   type BinaryType,
   type DistFileNames,
 } from '../artifacts';
-import { assertElfArchitecture, readElfHeader } from '../elf';
+import { assertElfArchitecture, assertElfLoadable, parseElfHeader, readElfHead } from '../elf';
 import { parseMetadata, serializeMetadata, type WatchyMetadata } from '../metadata';
 import { METADATA_SCHEMA_VERSION, RUNTIME_ENVIRONMENT } from '../versions';
 import { SingleEntryZipWriter } from './zip';
@@ -147,7 +148,10 @@ export async function packageBinary(options: PackageOptions): Promise<PackageRes
   if (!info.isFile()) throw new PackagingError(`binary ${options.binaryPath} is not a regular file`);
   if (info.size === 0) throw new PackagingError(`binary ${options.binaryPath} is empty`);
   if (info.size > MAX_BINARY_BYTES) throw new PackagingError(`binary ${options.binaryPath} is over 4 GiB`);
-  assertElfArchitecture(await readElfHeader(binaryPath), architecture, `binary ${options.binaryPath}`);
+  // The header and program headers, from one read of the file's first bytes.
+  const head = await readElfHead(binaryPath);
+  assertElfArchitecture(parseElfHeader(head, binaryPath), architecture, `binary ${options.binaryPath}`);
+  assertElfLoadable(head, info.size, `binary ${options.binaryPath}`);
 
   const outDir = resolve(options.outDir);
   await mkdir(dirname(outDir), { recursive: true });

@@ -24,6 +24,7 @@ import {
   type Release,
   type ReleaseOptions,
 } from './release-server';
+import { brokenElfs, refusalLine } from '../../../support/elf-files';
 
 const key = testKey('release-key');
 const otherKey = testKey('someone-else');
@@ -382,6 +383,32 @@ describe('attacks and faults (one test each)', () => {
       );
     }, 'executable');
   });
+
+  for (const architecture of ['x86_64', 'arm64'] as const) {
+    test.each(brokenElfs(architecture).map((b) => [b.name, b] as const))(
+      `an ${architecture} ELF the kernel could not load is refused before it is installed: %s`,
+      async (_name, broken) => {
+        let url = '';
+        const failure = await expectAttackRefused(
+          async () => {
+            const bad = await signed({
+              version: '1.1.0',
+              metadataVersion: 2,
+              architecture,
+              raw: broken.bytes,
+            });
+            url = bad.metadata.download_url;
+            server.publish(bad);
+          },
+          'executable',
+          { loader: { architecture }, installed: { architecture }, url: () => url },
+        );
+        expect(failure.message).toMatch(
+          refusalLine(broken, 'binary', `executable check failed for ${url}: `),
+        );
+      },
+    );
+  }
 
   test("this machine's own ELF executable installs and runs", async () => {
     const release = await signed({ version: '1.0.0', raw: readFileSync('/bin/true') });
