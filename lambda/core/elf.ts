@@ -3,8 +3,8 @@
  * and whether the kernel could load it at all. A binary whose machine differs from the one it is
  * released for fails on Lambda with "Exec format error"; one whose program headers or segments
  * are cut off, that has nothing to load, or whose entry point is in no loaded segment fails at exec
- * or crashes at its first instruction. The builds, `watchy package` and the loader check both
- * before anything is written or made executable.
+ * or crashes at its first instruction. `watchy package` (which the builds run) and the loader
+ * check both before anything is written or made executable.
  *
  * Layout (System V ABI, ELF-64 and ELF-32 agree up to e_machine):
  *   0..3 magic 7f 'E' 'L' 'F' | 4 EI_CLASS (1 = 32-bit, 2 = 64-bit) | 5 EI_DATA (1 = LE, 2 = BE)
