@@ -22,6 +22,8 @@ import { S3ReleaseStore } from '../../lambda/core/release/store';
 import { CodeBuildRebuilder, rebuildProjectKey } from '../../lambda/core/release/rebuild';
 import { handleOperatorRequest, type OperatorResult } from '../../lambda/rollback/index';
 import type { OperatorRequestInput } from '../../lambda/core/release/operations';
+import type { PointerStatus } from '../../lambda/core/release/queries';
+import { artifactName, type ArtifactRef } from '../../lambda/core/artifacts';
 import { CliError, UsageError } from '../cli-error';
 
 export const CONNECTION_OPTIONS = {
@@ -143,6 +145,31 @@ function verificationKey(values: ConnectionValues): { publicKey?: () => Promise<
   const kmsKey = values['kms-key-id'];
   if (kmsKey) return { publicKey: () => kmsPublicKey(new KMSClient(clientConfig(values)), kmsKey) };
   return {};
+}
+
+/**
+ * The release a rollback rolls back from: `--from`, else what `status` shows for that pointer when
+ * the command starts. The rollback then applies only while the pointer still shows it.
+ */
+export async function rollbackFrom(
+  values: ConnectionValues,
+  ref: ArtifactRef,
+  from: string | undefined,
+): Promise<string> {
+  if (from !== undefined) return from;
+  const name = artifactName(ref);
+  const { pointers } = (await operate(values, { action: 'status', app: ref.app })) as {
+    pointers?: readonly PointerStatus[];
+  };
+  const version = pointers?.find((p) => p.artifact === name)?.version;
+  if (version === undefined) throw new CliError(`nothing has been promoted for ${name}`);
+  return version;
+}
+
+/** A rollback's result: JSON on stdout for scripts, its one-line account on stderr for the operator. */
+export function printRollback(result: OperatorResult): void {
+  printJson(result);
+  if ('detail' in result && typeof result.detail === 'string') process.stderr.write(`${result.detail}\n`);
 }
 
 export function printJson(value: unknown): void {

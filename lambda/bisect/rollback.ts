@@ -3,7 +3,10 @@
  * live release is usually older than the first bad commit and must stay: the rollback runs only when
  * the latest pointer's `source_revision` is the first bad commit or one after it. The rollback
  * itself is part 1's emergency rollback, run by the rollback function (the one holder of the path to
- * the signing key); `requestId` makes a repeated end of the same session a no-op.
+ * the signing key); `requestId` makes a repeated end of the same session a no-op, and `from` (the
+ * release this function judged live) makes it one step back at most: when an operator rolled that
+ * release back first it is a no-op naming them, and when a newer release was promoted meanwhile it
+ * is refused (this bisect judged the older one), never a rollback of something it did not look at.
  */
 import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { isArchitecture, pointerKeys, type ArtifactRef } from '../core/artifacts';
@@ -21,6 +24,8 @@ export interface BisectRollbackDeps {
     app: string;
     architecture: ArtifactRef['architecture'];
     binaryType: ArtifactRef['binaryType'];
+    /** The live version this bisect judged: the rollback applies only while the pointer shows it. */
+    from: string;
     requestId: string;
     reason: string;
   }) => Promise<RollbackResult | { rebuild: unknown }>;
@@ -37,12 +42,14 @@ export async function rollbackIfLive(deps: BisectRollbackDeps, session: BisectSe
   const ref: ArtifactRef = { app, architecture: arch, binaryType: 'nuitka' };
   const live = await liveRevision(deps, ref);
   if (!live) return `skipped: nothing is promoted for ${app} ${arch}`;
+  if (live.version === undefined) return `skipped: the latest pointer of ${app} ${arch} names no version`;
   const bad = new Set((session.commits ?? []).slice(result.index).map((c) => c.sha));
   if (!live.revision || !bad.has(live.revision)) {
     return `skipped: the live release ${live.version} (${(live.revision ?? 'unknown commit').slice(0, 12)}) predates the first bad commit`;
   }
   const outcome = await deps.emergencyRollback({
     ...ref,
+    from: live.version,
     requestId: `bisect-${session.id}`,
     reason: `bisect ${session.id}: first bad commit ${result.commit.sha}`,
   });
@@ -63,7 +70,7 @@ export async function rollbackIfLive(deps: BisectRollbackDeps, session: BisectSe
 async function liveRevision(
   deps: BisectRollbackDeps,
   ref: ArtifactRef,
-): Promise<{ version: string; revision?: string } | undefined> {
+): Promise<{ version?: string; revision?: string } | undefined> {
   try {
     const response = await deps.s3.send(
       new GetObjectCommand({ Bucket: deps.bucket, Key: pointerKeys(ref).latestMetadata }),
@@ -73,7 +80,7 @@ async function liveRevision(
       source_revision?: unknown;
     };
     return {
-      version: typeof metadata.version === 'string' ? metadata.version : 'unknown',
+      ...(typeof metadata.version === 'string' && { version: metadata.version }),
       ...(typeof metadata.source_revision === 'string' && { revision: metadata.source_revision }),
     };
   } catch (error) {

@@ -4,7 +4,7 @@
  * everything), and when the good release's artifact is gone starts a CodeBuild rebuild of its commit.
  *
  * Events: `{"action": "emergency-rollback" | "rollback" | "history" | "status" | "list", ...}`
- * (lambda/core/release/operations.ts).
+ * (lambda/core/release/operations.ts); both rollbacks carry `from`, the version the caller saw live.
  */
 import type { KeyObject } from 'node:crypto';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';

@@ -46,7 +46,7 @@ export class ReleaseControlStack extends Stack {
   readonly buildProjects: readonly codebuild.IProject[];
   readonly signingKey: SigningKey;
   readonly publishFunction: lambda.IFunction;
-  /** Invoke with `{"action": "emergency-rollback", "app": ..., "requestId": ...}` (lambda/core/release/operations.ts). */
+  /** Invoke with `{"action": "emergency-rollback", "app": ..., "from": <the live version>, "requestId": ...}` (lambda/core/release/operations.ts). */
   readonly rollbackFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: ReleaseControlStackProps) {

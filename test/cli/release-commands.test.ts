@@ -99,11 +99,14 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
       expect(published.code).toBe(0);
       expect(JSON.parse(published.stdout).results[0]).toMatchObject({ version, pointer: 'promoted' });
     }
+    // No --from: it rolls back from what status shows now (8.1.0).
     const rolledBack = await watchy([
       'emergency-rollback',
       'slack',
       '--reason',
       'alarm',
+      '--request-id',
+      'incident-42',
       ...conn(),
       ...signing(),
     ]);
@@ -114,6 +117,9 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
       to: '8.0.0',
       metadataVersion: 3,
     });
+    expect(rolledBack.stderr).toBe(
+      'rolled back slack-monitor from 8.1.0 to 8.0.0 (metadata_version 3); 8.1.0 marked bad\n',
+    );
 
     const latest = parseMetadataJson(
       Buffer.from(
@@ -160,6 +166,62 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
     expect(JSON.parse(list.stdout)).toEqual({
       artifacts: [{ artifact: 'slack-monitor', versions: ['8.0.0', '8.1.0'] }],
     });
+  });
+
+  test('a second operator rolling back from 8.1.0 is told who already did (exit 0); after a promotion, a rollback from 8.0.0 is refused (exit 1)', async () => {
+    // The state the test above left: 8.0.0 live (metadata_version 3) after incident-42 rolled back 8.1.0.
+    const again = await watchy(['emergency-rollback', 'slack', '--from', '8.1.0', ...conn(), ...signing()]);
+    expect(again).toMatchObject({
+      code: 0,
+      stderr: 'already rolled back from 8.1.0 to 8.0.0 by incident-42\n',
+    });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      outcome: 'unchanged',
+      by: { action: 'emergency-rollback', from: '8.1.0', to: '8.0.0', requestId: 'incident-42' },
+    });
+
+    const dist = await makePackage({ version: '8.2.0' });
+    const key = (await watchy(['stage', '--dist', dist, ...conn()])).stdout.trim();
+    const published = await watchy([
+      'publish',
+      '--request-key',
+      key,
+      '--branch',
+      'main',
+      '--base-url',
+      'https://r.test/binaries',
+      ...conn(),
+      ...signing(),
+    ]);
+    expect(published.code).toBe(0);
+    const history = JSON.parse((await watchy(['history', 'slack', '--limit', '1', ...conn()])).stdout) as {
+      entries: { requestId: string }[];
+    };
+    const promotion = history.entries[0]!.requestId;
+
+    // An operator who still saw 8.0.0: the promotion got there first, nothing is rolled back.
+    const refused = await watchy(['emergency-rollback', 'slack', '--from', '8.0.0', ...conn(), ...signing()]);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toBe(
+      `watchy emergency-rollback: refusing to roll back slack-monitor from 8.0.0: publish by ${promotion} moved it to 8.2.0 (metadata_version 4); nothing changed\n`,
+    );
+    const rollback = await watchy(['rollback', 'slack', '8.0.0', '--from', '8.0.0', ...conn(), ...signing()]);
+    expect(rollback).toMatchObject({ code: 1, stdout: '' });
+    expect(rollback.stderr).toBe(
+      `watchy rollback: refusing to roll back slack-monitor from 8.0.0: publish by ${promotion} moved it to 8.2.0 (metadata_version 4); nothing changed\n`,
+    );
+    const status = await watchy(['status', 'slack', ...conn()]);
+    expect(JSON.parse(status.stdout).pointers).toEqual([
+      expect.objectContaining({ version: '8.2.0', metadataVersion: 4, inSync: true }),
+    ]);
+  });
+
+  test('a --from that is not a version is refused with one line', async () => {
+    const run = await watchy(['emergency-rollback', 'slack', '--from', 'latest', ...conn(), ...signing()]);
+    expect(run).toMatchObject({ code: 1, stdout: '' });
+    expect(run.stderr.trim()).toMatch(
+      /^watchy emergency-rollback: invalid request: from: expected a semantic version like 1\.2\.3/,
+    );
   });
 
   test('stage of a directory without packages fails with one line', async () => {
@@ -215,6 +277,14 @@ describe('watchy release commands without --endpoint-url (the deployed functions
         const body = JSON.parse(text) as Record<string, unknown>;
         calls.push({ path: req.url ?? '', body });
         res.setHeader('Content-Type', 'application/json');
+        if (body.action === 'status') {
+          res.end(
+            JSON.stringify({
+              pointers: [{ artifact: 'slack-monitor', version: '3.1.0', metadataVersion: 5 }],
+            }),
+          );
+          return;
+        }
         if (body.action === 'emergency-rollback') {
           res.setHeader('X-Amz-Function-Error', 'Unhandled');
           res.end(
@@ -246,18 +316,37 @@ describe('watchy release commands without --endpoint-url (the deployed functions
     });
   });
 
-  test("the function's error comes back as one line and exit 1", async () => {
+  test("the function's error comes back as one line and exit 1; the rollback says what status showed when it started", async () => {
+    const before = calls.length;
     const run = await watchy(['emergency-rollback', 'slack'], { AWS_ENDPOINT_URL_LAMBDA: endpoint });
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
       'watchy emergency-rollback: Watchy-rollback: nothing has been promoted for slack-monitor',
     );
-    expect(calls.at(-1)?.body).toEqual({
-      action: 'emergency-rollback',
-      app: 'slack',
-      architecture: 'x86_64',
-      binaryType: 'nuitka',
-      rebuild: false,
-    });
+    expect(calls.slice(before).map((c) => c.body)).toEqual([
+      { action: 'status', app: 'slack' },
+      {
+        action: 'emergency-rollback',
+        app: 'slack',
+        architecture: 'x86_64',
+        binaryType: 'nuitka',
+        from: '3.1.0',
+        rebuild: false,
+      },
+    ]);
+  });
+
+  test('with --from the rollback reads no status first', async () => {
+    const before = calls.length;
+    await watchy(['emergency-rollback', 'slack', '--from', '3.0.0'], { AWS_ENDPOINT_URL_LAMBDA: endpoint });
+    expect(calls.slice(before).map((c) => c.body)).toEqual([expect.objectContaining({ from: '3.0.0' })]);
+  });
+
+  test('a pointer status does not show is refused before anything is asked to move', async () => {
+    const before = calls.length;
+    const run = await watchy(['rollback', 'zoom', '1.0.0'], { AWS_ENDPOINT_URL_LAMBDA: endpoint });
+    expect(run).toMatchObject({ code: 1, stdout: '' });
+    expect(run.stderr.trim()).toBe('watchy rollback: nothing has been promoted for zoom-monitor');
+    expect(calls.slice(before).map((c) => c.body)).toEqual([{ action: 'status', app: 'zoom' }]);
   });
 });

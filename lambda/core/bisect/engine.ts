@@ -70,6 +70,9 @@ export interface AutoStartPolicy {
   readonly autoRollback: boolean;
 }
 
+/** Why a range with good == bad is refused; buildspecs/bisect-commits.yml prints the same words. */
+export const SAME_COMMIT_MESSAGE = 'good and bad are the same commit';
+
 export class BisectInputError extends Error {
   override readonly name = 'BisectInputError';
 }
@@ -534,7 +537,7 @@ function checkStartInput(input: StartInput): void {
       );
     }
   }
-  if (input.good === input.bad) throw new BisectInputError('good and bad are the same commit');
+  if (input.good === input.bad) throw new BisectInputError(SAME_COMMIT_MESSAGE);
   if (!Number.isInteger(input.retries) || input.retries < 0 || input.retries > 5) {
     throw new BisectInputError(`retries must be 0-5, got ${input.retries}`);
   }

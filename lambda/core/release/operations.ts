@@ -22,7 +22,18 @@ const target = {
   /** @default 'nuitka' */
   binaryType: z.enum(BINARY_TYPES).default('nuitka'),
 };
+const semver = z
+  .string()
+  .max(128)
+  .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
 const write = {
+  /**
+   * The release the caller saw on the pointer and means to roll back from (`watchy status` when the
+   * command starts). The move applies only while the pointer still shows it; when another move got
+   * there first, a rollback that already left it is this one's answer and anything else is refused.
+   * Required: without it two operators (or an operator and a bisect) compound each other's rollback.
+   */
+  from: semver,
   /** Idempotency key: the same id again returns the first result and moves nothing. */
   requestId: z
     .string()
@@ -43,7 +54,7 @@ export const RollbackToVersionSchema = z.strictObject({
   action: z.literal('rollback'),
   ...target,
   ...write,
-  version: z.string().max(128).regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' }),
+  version: semver,
 });
 export const HistoryQuerySchema = z.strictObject({
   action: z.literal('history'),

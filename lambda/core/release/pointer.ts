@@ -52,7 +52,15 @@ export type MovePlan =
       /** Marks the version the pointer held as bad, with this reason. */
       readonly markBad?: { readonly version: string; readonly reason: string };
     }
-  | { readonly kind: 'noop'; readonly reason: string }
+  | {
+      readonly kind: 'noop';
+      readonly reason: string;
+      /**
+       * Another request's move that already did what this one asks: when it is the history's head
+       * and the pointer has not caught up (its writer stopped between the two), finish its write.
+       */
+      readonly settle?: HistoryEntry;
+    }
   | {
       readonly kind: 'rebuild';
       readonly version: string;
@@ -61,9 +69,15 @@ export type MovePlan =
     };
 
 export type MoveOutcome =
-  | { readonly kind: 'moved'; readonly entry: HistoryEntry; readonly superseded: boolean }
+  | {
+      readonly kind: 'moved';
+      readonly entry: HistoryEntry;
+      readonly superseded: boolean;
+      /** When superseded: the move that came right after this one in the history. */
+      readonly next?: HistoryEntry;
+    }
   | { readonly kind: 'retry'; readonly entry: HistoryEntry }
-  | { readonly kind: 'noop'; readonly reason: string }
+  | { readonly kind: 'noop'; readonly reason: string; readonly settle?: HistoryEntry }
   | {
       readonly kind: 'rebuild';
       readonly version: string;
@@ -104,7 +118,13 @@ export async function movePointer(
     }
     const pointer = await readPointer(deps.store, ref);
     const decision = await plan(history, pointer);
-    if (decision.kind === 'noop') return decision;
+    if (decision.kind === 'noop') {
+      const settle = decision.settle;
+      if (settle && headEntry(history) === settle && pointer.metadataVersion < settle.metadataVersion) {
+        await writeLatest(deps, ref, await loadTarget(settle), settle);
+      }
+      return decision;
+    }
     if (decision.kind === 'rebuild') return decision;
     const metadataVersion = Math.max(headEntry(history)?.metadataVersion ?? 0, pointer.metadataVersion) + 1;
     const time = now().toISOString();
@@ -129,7 +149,12 @@ export async function movePointer(
     if (written === 'conflict') continue;
     const superseded = !(await writeLatest(deps, ref, decision.target, entry));
     deps.telemetry?.pointerMoved({ ref, action: entry.action, version: entry.version, metadataVersion });
-    return { kind: 'moved', entry, superseded };
+    if (!superseded) return { kind: 'moved', entry, superseded };
+    // Whoever wrote a higher metadata_version first has its entry right after this one.
+    const after = (await readHistory(deps.store, ref)).history.entries;
+    const at = after.findIndex((e) => e.requestId === requestId);
+    const next = at < 0 ? undefined : after[at + 1];
+    return { kind: 'moved', entry, superseded, ...(next ? { next } : {}) };
   }
   throw new ReleaseError(
     'contention',

@@ -10,6 +10,12 @@
  *
  * Both refuse to point at anything missing or not matching its hashes. When the good release's
  * artifact is gone and `rebuild` is set, the outcome asks for a rebuild of its commit instead.
+ *
+ * Both say what they roll back FROM (the release the caller saw) and apply only while the pointer
+ * (the history's head) still shows it, inside the compare-and-swap round: concurrent operators never
+ * compound. When another move left `from` first, the history says which request did it: a rollback
+ * that already did what this one asks is the answer (`unchanged`, "already rolled back from 1.2.0 to
+ * 1.1.0 by <request>"); anything else (a promotion, a rollback elsewhere) is refused with one line.
  */
 import { randomUUID } from 'node:crypto';
 import { artifactName, type ArtifactRef } from '../artifacts';
@@ -31,6 +37,17 @@ import {
 } from './pointer';
 import { loadVersionedMetadata, loadVersionedTarget } from './targets';
 
+/** One move of the history, as a result names it. */
+export interface MoveSummary {
+  readonly action: HistoryEntry['action'];
+  /** The version the pointer held before. */
+  readonly from?: string;
+  readonly to: string;
+  readonly requestId: string;
+  readonly metadataVersion: number;
+  readonly time: string;
+}
+
 export type RollbackResult =
   | {
       readonly outcome: 'rolled-back' | 'already-done';
@@ -40,8 +57,18 @@ export type RollbackResult =
       readonly metadataVersion: number;
       /** A newer move landed first; the history has this move, the pointer shows the newer one. */
       readonly superseded?: boolean;
+      /** When superseded: the move right after this one (the history's serial order). */
+      readonly next?: MoveSummary;
+      /** What happened, in one line (the CLI prints it). */
+      readonly detail: string;
     }
-  | { readonly outcome: 'unchanged'; readonly artifact: string; readonly detail: string }
+  | {
+      readonly outcome: 'unchanged';
+      readonly artifact: string;
+      readonly detail: string;
+      /** Another request's rollback that already did what this one asks. */
+      readonly by?: MoveSummary;
+    }
   | {
       readonly outcome: 'rebuild-needed';
       readonly artifact: string;
@@ -68,8 +95,7 @@ export async function emergencyRollback(
     request.requestId ?? randomUUID(),
     async (history, pointer): Promise<MovePlan> => {
       const current = currentVersion(history, pointer);
-      if (current === undefined)
-        throw new ReleaseError('not-found', `nothing has been promoted for ${artifactName(ref)}`);
+      if (current !== request.from) return elsewhere(ref, history, current, request.from);
       const reason = request.reason ?? 'emergency rollback';
       let missing: { entry: HistoryEntry; detail: string } | undefined;
       for (const entry of goodCandidates(history, current)) {
@@ -115,6 +141,7 @@ export async function rollbackToVersion(
     request.requestId ?? randomUUID(),
     async (history, pointer): Promise<MovePlan> => {
       const current = currentVersion(history, pointer);
+      if (current !== request.from) return elsewhere(ref, history, current, request.from, request.version);
       if (current === request.version)
         return { kind: 'noop', reason: `the latest pointer is already at ${request.version}` };
       const bad = history.bad[request.version];
@@ -137,7 +164,7 @@ export async function rollbackToVersion(
         kind: 'move',
         target: loaded.target,
         entry: entryFor('rollback', loaded.target, reason),
-        ...(current === undefined ? {} : { markBad: { version: current, reason } }),
+        markBad: { version: current, reason },
       };
     },
     (entry) => loadVersionedTarget(deps.store, ref, entry.version),
@@ -145,21 +172,95 @@ export async function rollbackToVersion(
   return describe(ref, outcome);
 }
 
+/**
+ * The plan when the pointer no longer shows `from`: the move that left it decides. A rollback (either
+ * kind, so `from` is marked bad) that went where this one goes (`to`; anywhere for an emergency
+ * rollback) already did this request's work: a no-op that names it. Anything else is refused.
+ */
+function elsewhere(
+  ref: ArtifactRef,
+  history: ReleaseHistory,
+  current: string | undefined,
+  from: string,
+  to?: string,
+): MovePlan {
+  const artifact = artifactName(ref);
+  if (current === undefined) throw new ReleaseError('not-found', `nothing has been promoted for ${artifact}`);
+  const left = movedAwayFrom(history, from);
+  if (!left) {
+    throw new ReleaseError(
+      'conflict',
+      `refusing to roll back ${artifact} from ${from}: it shows ${current}, and ${from} is not in its history; nothing changed`,
+    );
+  }
+  const now = current === left.version ? '' : `; it has since moved on to ${current}`;
+  if (left.action !== 'publish' && (to === undefined || left.version === to)) {
+    return {
+      kind: 'noop',
+      reason: `already rolled back from ${from} to ${left.version} by ${left.requestId}${now}`,
+      settle: left,
+    };
+  }
+  throw new ReleaseError(
+    'conflict',
+    `refusing to roll back ${artifact} from ${from}: ${left.action} by ${left.requestId} moved it to ${left.version} (metadata_version ${left.metadataVersion})${now}; nothing changed`,
+  );
+}
+
+/** The move that last took the pointer away from `version` (the entry after its last entry). */
+function movedAwayFrom(history: ReleaseHistory, version: string): HistoryEntry | undefined {
+  const entries = history.entries;
+  for (let i = entries.length - 2; i >= 0; i--) {
+    if (entries[i]!.version === version) return entries[i + 1];
+  }
+  return undefined;
+}
+
+function summary(entry: HistoryEntry): MoveSummary {
+  return {
+    action: entry.action,
+    ...(entry.replaced === undefined ? {} : { from: entry.replaced }),
+    to: entry.version,
+    requestId: entry.requestId,
+    metadataVersion: entry.metadataVersion,
+    time: entry.time,
+  };
+}
+
 function describe(ref: ArtifactRef, outcome: MoveOutcome): RollbackResult {
   const artifact = artifactName(ref);
   switch (outcome.kind) {
     case 'moved':
-    case 'retry':
+    case 'retry': {
+      const { entry } = outcome;
+      const move = `${artifact} from ${entry.replaced ?? 'nothing'} to ${entry.version} (metadata_version ${entry.metadataVersion})`;
+      const next = outcome.kind === 'moved' ? outcome.next : undefined;
+      const detail =
+        outcome.kind === 'retry'
+          ? `request ${entry.requestId} already rolled back ${move}`
+          : `rolled back ${move}${entry.replaced === undefined ? '' : `; ${entry.replaced} marked bad`}${
+              next
+                ? `; then ${next.action} by ${next.requestId} moved it to ${next.version} (metadata_version ${next.metadataVersion})`
+                : ''
+            }`;
       return {
         outcome: outcome.kind === 'moved' ? 'rolled-back' : 'already-done',
         artifact,
-        ...(outcome.entry.replaced === undefined ? {} : { from: outcome.entry.replaced }),
-        to: outcome.entry.version,
-        metadataVersion: outcome.entry.metadataVersion,
+        ...(entry.replaced === undefined ? {} : { from: entry.replaced }),
+        to: entry.version,
+        metadataVersion: entry.metadataVersion,
         ...(outcome.kind === 'moved' && outcome.superseded ? { superseded: true } : {}),
+        ...(next ? { next: summary(next) } : {}),
+        detail,
       };
+    }
     case 'noop':
-      return { outcome: 'unchanged', artifact, detail: outcome.reason };
+      return {
+        outcome: 'unchanged',
+        artifact,
+        detail: outcome.reason,
+        ...(outcome.settle ? { by: summary(outcome.settle) } : {}),
+      };
     case 'rebuild':
       return {
         outcome: 'rebuild-needed',

@@ -11,7 +11,11 @@ import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
 import type { AutoStartPolicy, BisectDeps, Notification } from '../../../lambda/core/bisect/engine';
 import type { BisectSession } from '../../../lambda/core/bisect/session';
 import { SessionStore } from '../../../lambda/core/bisect/session-store';
+import { readHistory } from '../../../lambda/core/release/history';
+import { publish } from '../../../lambda/core/release/publish';
+import { emergencyRollback, runPointerOperation } from '../../../lambda/core/release/rollback';
 import { startMoto, type MotoServer } from '../../support/moto-server';
+import { closeReleaseWorld, packageAndStage, releaseWorld, SETTINGS } from '../core/release/fixtures';
 import { FakeBuildRunner } from '../core/bisect/fake-build-runner';
 
 const BUCKET = 'release-bucket';
@@ -193,6 +197,7 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
         from: '1.3.0',
         to: '1.2.0',
         metadataVersion: 7,
+        detail: 'rolled back slack-monitor from 1.3.0 to 1.2.0 (metadata_version 7); 1.3.0 marked bad',
       };
     },
   });
@@ -226,7 +231,7 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
     calls.length = 0;
   });
 
-  test('the live release built from a bad commit is rolled back, with the session as request id', async () => {
+  test('the live release built from a bad commit is rolled back from the version it saw, with the session as request id', async () => {
     await pointTo(sha(3));
     expect(await rollbackIfLive(deps(), session())).toBe(
       'slack-monitor rolled back from 1.3.0 to 1.2.0 (metadata_version 7)',
@@ -236,10 +241,68 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
         app: 'slack',
         architecture: 'x86_64',
         binaryType: 'nuitka',
+        from: '1.3.0',
         requestId: 'bisect-b-0123456789abcdef01234567',
         reason: `bisect b-0123456789abcdef01234567: first bad commit ${sha(2)}`,
       },
     ]);
+  });
+
+  test('an operator who rolled the live release back first makes the bisect a no-op naming them, not a second step back', async () => {
+    const world = await releaseWorld(moto);
+    try {
+      for (const [version, revision] of [
+        ['1.0.0', sha(0)],
+        ['1.1.0', sha(1)],
+        ['1.2.0', sha(3)],
+      ] as const) {
+        const requestKey = await packageAndStage(
+          world,
+          { version, sourceRevision: revision },
+          `AROATEST:AWSCodeBuild-${version}`,
+        );
+        await publish(world.deps, SETTINGS, { requestKey, branch: 'main' });
+      }
+      const ref = { app: 'slack', architecture: 'x86_64', binaryType: 'nuitka' } as const;
+      const outcome = await rollbackIfLive(
+        {
+          s3: world.s3,
+          bucket: world.store.bucket,
+          apps: ['slack'],
+          // The bisect judged 1.2.0 live; an operator's emergency rollback lands before its own request.
+          emergencyRollback: async (request) => {
+            await emergencyRollback(world.deps, {
+              ...ref,
+              from: '1.2.0',
+              requestId: 'operator-a',
+              rebuild: false,
+            });
+            return runPointerOperation(world.deps, { action: 'emergency-rollback', ...request });
+          },
+        },
+        session(),
+      );
+      expect(outcome).toBe('slack-monitor unchanged: already rolled back from 1.2.0 to 1.1.0 by operator-a');
+      const { history } = await readHistory(world.store, ref);
+      expect(history.entries.slice(3).map((e) => e.requestId)).toEqual(['operator-a']);
+      expect(Object.keys(history.bad)).toEqual(['1.2.0']);
+    } finally {
+      await closeReleaseWorld(world, undefined);
+    }
+  });
+
+  test('a latest pointer that names no version is left alone', async () => {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'binaries/slack-monitor/watchy-slack-monitor.json',
+        Body: JSON.stringify({ source_revision: sha(3) }),
+      }),
+    );
+    expect(await rollbackIfLive(deps(), session())).toBe(
+      'skipped: the latest pointer of slack x86_64 names no version',
+    );
+    expect(calls).toEqual([]);
   });
 
   test('a live release older than the first bad commit stays', async () => {

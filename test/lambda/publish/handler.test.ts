@@ -138,6 +138,7 @@ describe('publish handler', () => {
       action: 'rollback',
       app: 'slack',
       version: '6.1.0',
+      from: '6.0.0',
       requestId: 'fwd-1',
     });
     expect(result).toMatchObject({ outcome: 'rolled-back', from: '6.0.0', to: '6.1.0', metadataVersion: 2 });

@@ -128,6 +128,7 @@ describe('rollback handler', () => {
     const result = await handleOperatorRequest(deps, {
       action: 'emergency-rollback',
       app: 'slack',
+      from: '7.1.0',
       rebuild: true,
       requestId: 'inc-9',
     });
@@ -150,10 +151,26 @@ describe('rollback handler', () => {
   });
 
   test('without --rebuild the same rollback refuses, naming the missing artifact', async () => {
-    await expect(handleOperatorRequest(deps, { action: 'emergency-rollback', app: 'slack' })).rejects.toThrow(
+    await expect(
+      handleOperatorRequest(deps, { action: 'emergency-rollback', app: 'slack', from: '7.1.0' }),
+    ).rejects.toThrow(
       /^no earlier good release of slack-monitor with intact artifacts in the history \(current 7\.1\.0\); 7\.0\.0 fails: .*watchy-slack-monitor-7\.0\.0\.gz does not exist$/,
     );
   });
+
+  test.each([
+    ['an emergency rollback', { action: 'emergency-rollback' }],
+    ['a rollback to a version', { action: 'rollback', version: '7.0.0' }],
+  ])(
+    '%s that does not say what it rolls back from is refused with one line, nothing written',
+    async (_, request) => {
+      const before = await world.store.head('state/history/slack-monitor.json');
+      await expect(
+        handleOperatorRequest(deps, { ...request, app: 'slack', requestId: 'no-from' }),
+      ).rejects.toThrow(/^invalid request: from: /);
+      expect((await world.store.head('state/history/slack-monitor.json'))?.etag).toBe(before?.etag);
+    },
+  );
 
   test('history: newest first, with the bad versions', async () => {
     const history = await handleOperatorRequest(deps, { action: 'history', app: 'slack', limit: 1 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'yaml';
 import { commitsKey } from '../../../../lambda/core/bisect/contract';
+import { SAME_COMMIT_MESSAGE } from '../../../../lambda/core/bisect/engine';
 import { parseCommitList } from '../../../../lambda/core/bisect/session';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
 
@@ -114,6 +115,14 @@ describe('buildspecs/bisect-commits.yml (git repository, AWS CLI to moto S3)', (
     const run = runBuildspec(range(sideCommit, main[3]!));
     expect(run.status).not.toBe(0);
     expect(run.stdout).toContain(`list-commits: ${sideCommit} is not an ancestor of ${main[3]}`);
+    await expect(uploaded()).rejects.toThrow();
+  });
+
+  test("refuses good == bad with the engine's own message, and uploads no empty list", async () => {
+    const run = runBuildspec(range(main[3]!, main[3]!));
+    expect(run.status).not.toBe(0);
+    // The engine's constant (engine.test.ts checks the engine throws exactly it).
+    expect(run.stdout.trim()).toBe(`list-commits: ${SAME_COMMIT_MESSAGE}`);
     await expect(uploaded()).rejects.toThrow();
   });
 

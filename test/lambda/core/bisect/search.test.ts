@@ -24,6 +24,8 @@ interface History {
 }
 
 const sha = (i: number) => i.toString(16).padStart(40, '0');
+/** The bound the tests hold the search to, written out here, not taken from the implementation's maxSteps. */
+const ceilLog2 = (n: number) => Math.ceil(Math.log2(n));
 
 /** Runs a whole bisect with the fake runner; returns the answer and the builds it took. */
 async function bisect(history: History) {
@@ -79,7 +81,7 @@ describe('bisect search (fake build runner: moto builds always succeed)', () => 
       fc.asyncProperty(histories(1000, false), async (history) => {
         const result = await bisect(history);
         expect(result.index).toBe(history.firstBad);
-        expect(result.builds).toBeLessThanOrEqual(maxSteps(history.n));
+        expect(result.builds).toBeLessThanOrEqual(ceilLog2(history.n));
         expect(result.retriedFailures).toBe(0);
       }),
       { numRuns: 500 },
@@ -91,9 +93,10 @@ describe('bisect search (fake build runner: moto builds always succeed)', () => 
       fc.asyncProperty(histories(1000, true), async (history) => {
         const result = await bisect(history);
         expect(result.index).toBe(history.firstBad);
-        expect(result.steps).toBeLessThanOrEqual(maxSteps(history.n));
+        expect(result.steps).toBeLessThanOrEqual(ceilLog2(history.n));
         expect(result.builds).toBe(result.steps + result.retriedFailures);
         expect(result.retriedFailures).toBeLessThanOrEqual(result.steps * history.retries);
+        expect(result.builds).toBeLessThanOrEqual(ceilLog2(history.n) * (1 + history.retries));
       }),
       { numRuns: 500 },
     );
@@ -127,6 +130,25 @@ describe('bisect search (fake build runner: moto builds always succeed)', () => 
     expect(nextAction(state)).toEqual({ kind: 'build', index: 1, attempt: 3, retry: true });
     state = applyOutcome(state, 'failed', 2);
     expect(state).toEqual({ lo: 0, hi: 1 });
+  });
+
+  test('maxSteps (what status shows as steps left) is ceil(log2 n), checked against written-out values', () => {
+    const expected: [number, number][] = [
+      [1, 0],
+      [2, 1],
+      [3, 2],
+      [4, 2],
+      [5, 3],
+      [8, 3],
+      [9, 4],
+      [20, 5],
+      [512, 9],
+      [513, 10],
+      [1000, 10],
+      [1024, 10],
+      [1025, 11],
+    ];
+    expect(expected.map(([n]) => [n, maxSteps(n)])).toEqual(expected);
   });
 
   test('an empty range is refused', () => {

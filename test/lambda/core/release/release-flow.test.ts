@@ -137,11 +137,18 @@ describe('release flow (moto, KMS-signed)', () => {
   test('emergency rollback: back to 1.0.0 with a higher metadata_version, 1.1.0 marked bad', async () => {
     const result = await emergencyRollback(world.deps, {
       ...REF,
+      from: '1.1.0',
       requestId: 'incident-1',
       reason: 'crash loop',
       rebuild: false,
     });
-    expect(result).toMatchObject({ outcome: 'rolled-back', from: '1.1.0', to: '1.0.0', metadataVersion: 3 });
+    expect(result).toMatchObject({
+      outcome: 'rolled-back',
+      from: '1.1.0',
+      to: '1.0.0',
+      metadataVersion: 3,
+      detail: 'rolled back slack-monitor from 1.1.0 to 1.0.0 (metadata_version 3); 1.1.0 marked bad',
+    });
     const metadata = await expectLatest('1.0.0');
     expect(metadata.source_revision).toBe('abcdef1234567');
     const { history } = await readHistory(world.store, REF);
@@ -149,13 +156,20 @@ describe('release flow (moto, KMS-signed)', () => {
   });
 
   test('the same emergency rollback again (same request id) is a no-op', async () => {
-    const result = await emergencyRollback(world.deps, { ...REF, requestId: 'incident-1', rebuild: false });
+    const result = await emergencyRollback(world.deps, {
+      ...REF,
+      from: '1.1.0',
+      requestId: 'incident-1',
+      rebuild: false,
+    });
     expect(result).toMatchObject({ outcome: 'already-done', to: '1.0.0', metadataVersion: 3 });
     expect((await latest()).metadata.metadata_version).toBe(3);
   });
 
   test('rollback to a version marked bad is refused', async () => {
-    await expect(rollbackToVersion(world.deps, { ...REF, version: '1.1.0', rebuild: false })).rejects.toThrow(
+    await expect(
+      rollbackToVersion(world.deps, { ...REF, from: '1.0.0', version: '1.1.0', rebuild: false }),
+    ).rejects.toThrow(
       'version 1.1.0 of slack-monitor is marked bad (crash loop); refusing to roll back to it',
     );
     expect((await latest()).metadata.metadata_version).toBe(3);
@@ -167,13 +181,19 @@ describe('release flow (moto, KMS-signed)', () => {
     await expectLatest('1.2.0');
     const result = await rollbackToVersion(world.deps, {
       ...REF,
+      from: '1.2.0',
       version: '1.0.0',
       requestId: 'op-2',
       rebuild: false,
     });
     expect(result).toMatchObject({ outcome: 'rolled-back', from: '1.2.0', to: '1.0.0' });
     await expectLatest('1.0.0');
-    const again = await rollbackToVersion(world.deps, { ...REF, version: '1.0.0', rebuild: false });
+    const again = await rollbackToVersion(world.deps, {
+      ...REF,
+      from: '1.0.0',
+      version: '1.0.0',
+      rebuild: false,
+    });
     expect(again).toMatchObject({ outcome: 'unchanged', detail: 'the latest pointer is already at 1.0.0' });
   });
 
@@ -194,10 +214,15 @@ describe('release flow (moto, KMS-signed)', () => {
         Body: Buffer.from('not the release'),
       }),
     );
-    await expect(rollbackToVersion(world.deps, { ...REF, version: '1.3.0', rebuild: false })).rejects.toThrow(
-      /size check failed for s3:\/\/.*watchy-slack-monitor-1\.3\.0\.gz/,
-    );
-    const result = await rollbackToVersion(world.deps, { ...REF, version: '1.3.0', rebuild: true });
+    await expect(
+      rollbackToVersion(world.deps, { ...REF, from: '1.0.0', version: '1.3.0', rebuild: false }),
+    ).rejects.toThrow(/size check failed for s3:\/\/.*watchy-slack-monitor-1\.3\.0\.gz/);
+    const result = await rollbackToVersion(world.deps, {
+      ...REF,
+      from: '1.0.0',
+      version: '1.3.0',
+      rebuild: true,
+    });
     expect(result).toMatchObject({
       outcome: 'rebuild-needed',
       version: '1.3.0',
