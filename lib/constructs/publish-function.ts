@@ -29,6 +29,8 @@ export interface PublishFunctionProps {
   readonly integrationBranch: string;
   /** Physical function name (the CLI invokes it by name). */
   readonly functionName: string;
+  /** Physical name of its role (the release bucket policy names it). @default generated */
+  readonly roleName?: string;
   /** @default Duration.minutes(5) */
   readonly timeout?: Duration;
   /** Enough for one `.gz` in memory plus the SDK. @default 2048 */
@@ -53,6 +55,7 @@ export class PublishFunction extends Construct {
       timeout: props.timeout ?? Duration.minutes(5),
       memorySize: props.memorySize ?? 2048,
       invocation: { kind: 'async' },
+      roleName: props.roleName,
       environment: {
         [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
         [RELEASE_ENV.signingKeyArn]: props.signingKey.key.keyArn,
