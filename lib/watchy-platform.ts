@@ -34,6 +34,7 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
   const distribution = new DistributionStack(scope, `${prefix}-Distribution`, {
     env,
     description: 'Watchy release bucket and CloudFront distribution of binaries/',
+    stackPrefix: prefix,
     distribution: config.distribution,
   });
   const registry = new RegistryStack(scope, `${prefix}-Registry`, {

@@ -96,6 +96,10 @@ export interface BisectProps {
   readonly rollbackApps?: readonly string[];
   /** Physical name of the bisect function (`watchy bisect` invokes it by name). @default generated */
   readonly functionName?: string;
+  /** Physical name of the bisect function's role (the release bucket policy names it). @default generated */
+  readonly roleName?: string;
+  /** Physical name of the list-commits project's role (the release bucket policy names it). @default generated */
+  readonly listRoleName?: string;
   /** Retention of the bisect function's and the list-commits builds' logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -162,6 +166,7 @@ export class Bisect extends Construct {
       }),
     );
     const listRole = this.listProject.role!;
+    if (props.listRoleName) (listRole.node.defaultChild as iam.CfnRole).roleName = props.listRoleName;
     acknowledgeWildcardResource(
       listRole,
       commitLists,
@@ -206,6 +211,7 @@ export class Bisect extends Construct {
       entry: join(ROOT, 'lambda', 'bisect', 'index.ts'),
       description: 'Bisects failing release builds: verify-only CodeBuild builds, sessions in S3',
       invocation: { kind: 'async' },
+      roleName: props.roleName,
       // Shorter than the claim lease: a claim older than the lease is from an invocation that has ended.
       timeout: Duration.seconds(CLAIM_LEASE_MS / 1000 - 30),
       logRetention,

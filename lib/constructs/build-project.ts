@@ -270,14 +270,21 @@ export class BuildProject extends Construct {
         resources: [repository.repositoryArn],
       }),
     );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'EcrLogin',
-        actions: ['ecr:GetAuthorizationToken'],
-        resources: ['*'],
-      }),
-    );
-    Validations.of(this.role).acknowledge({
+    // A policy of its own, so the wildcard is acknowledged for this statement alone (a wildcard
+    // added later to the role's default policy is still reported).
+    if (this.node.tryFindChild('EcrLogin')) return;
+    const login = new iam.Policy(this, 'EcrLogin', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'EcrLogin',
+          actions: ['ecr:GetAuthorizationToken'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    login.attachToRole(this.role);
+    this.project.node.defaultChild!.node.addDependency(login);
+    Validations.of(login).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'ecr:GetAuthorizationToken has no resource-level permissions; pushes are limited to the one repository in PushToOwnRepository.',

@@ -1,4 +1,5 @@
 import { Duration, Stack, Token, type CfnElement } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
@@ -46,15 +47,17 @@ export function ephemeralStorageFor(maxBinaryMiB: number): number {
 }
 
 /**
- * The function already references its role (`Role: GetAtt`); depending on the role's policy is
- * enough, and the extra DependsOn on the role is what cfn-lint's W3005 reports as redundant.
+ * The function already references its role (`Role: GetAtt`); depending on the role's policies (the
+ * default one, the tracing one, and `more` attached by the caller) is enough, and the extra
+ * DependsOn on the role is what cfn-lint's W3005 reports as redundant.
  */
-export function dependOnRolePolicyOnly(fn: WatchyFunction): void {
-  const policy = fn.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnElement | undefined;
-  if (!policy) return;
-  (fn.function.node.defaultChild as lambda.CfnFunction).addOverride('DependsOn', [
-    Stack.of(fn).getLogicalId(policy),
-  ]);
+export function dependOnRolePolicyOnly(fn: WatchyFunction, ...more: iam.Policy[]): void {
+  const defaultPolicy = fn.role.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+  const policies = [defaultPolicy, fn.tracingPolicy, ...more].filter((p): p is iam.Policy => p !== undefined);
+  (fn.function.node.defaultChild as lambda.CfnFunction).addOverride(
+    'DependsOn',
+    policies.map((p) => Stack.of(fn).getLogicalId(p.node.defaultChild as CfnElement)),
+  );
 }
 
 /**

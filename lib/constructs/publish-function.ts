@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,6 +10,7 @@ import { HISTORY_PREFIX } from '../../lambda/core/release/history';
 import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE } from '../../lambda/core/release/environment';
 import type { SigningKey } from './signing-key';
 import { acknowledgeCheckov } from './checkov';
+import { dependOnRolePolicyOnly } from './monitor-function';
 import { acknowledgeWildcardResource } from './nag-wildcard';
 import { WatchyFunction } from './watchy-function';
 
@@ -28,6 +29,8 @@ export interface PublishFunctionProps {
   readonly integrationBranch: string;
   /** Physical function name (the CLI invokes it by name). */
   readonly functionName: string;
+  /** Physical name of its role (the release bucket policy names it). @default generated */
+  readonly roleName?: string;
   /** @default Duration.minutes(5) */
   readonly timeout?: Duration;
   /** Enough for one `.gz` in memory plus the SDK. @default 2048 */
@@ -52,6 +55,7 @@ export class PublishFunction extends Construct {
       timeout: props.timeout ?? Duration.minutes(5),
       memorySize: props.memorySize ?? 2048,
       invocation: { kind: 'async' },
+      roleName: props.roleName,
       environment: {
         [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
         [RELEASE_ENV.signingKeyArn]: props.signingKey.key.keyArn,
@@ -139,13 +143,7 @@ export class PublishFunction extends Construct {
       keys(HISTORY_PREFIX),
       'Release histories (state/history/{artifact}.json) are created per artifact at run time; nothing else under state/.',
     );
-    // The function references its role (Role: GetAtt); depending on the role's two policies is
-    // enough, and an extra DependsOn on the role is what cfn-lint's W3005 reports as redundant.
-    const defaultPolicy = this.role.node.tryFindChild('DefaultPolicy')?.node.defaultChild as CfnElement;
-    (fn.function.node.defaultChild as lambda.CfnFunction).addOverride('DependsOn', [
-      Stack.of(this).getLogicalId(defaultPolicy),
-      Stack.of(this).getLogicalId(jobs.node.defaultChild as CfnElement),
-    ]);
+    dependOnRolePolicyOnly(fn, jobs);
     acknowledgeCheckov(
       fn.function,
       'CKV_AWS_117',

@@ -5,10 +5,12 @@ import type { Construct } from 'constructs';
 import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
 import type { WatchyConfig } from '../config';
 import { AccessLogBucket } from '../constructs/access-log-bucket';
-import { ReleaseBucket } from '../constructs/release-bucket';
+import { ReleaseBucket, releaseWriterRoleNames, roleArnFromName } from '../constructs/release-bucket';
 import { ReleaseDistribution } from '../constructs/release-distribution';
 
 export interface DistributionStackProps extends StackProps {
+  /** Prefix of stack and resource names (`Watchy`, `Watchy-Prod`): names the release bucket's writers. */
+  readonly stackPrefix: string;
   readonly distribution: WatchyConfig['distribution'];
 }
 
@@ -27,9 +29,16 @@ export class DistributionStack extends Stack {
     this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', {
       retentionDays: config.accessLogRetentionDays,
     }).bucket;
+    // The writers are ReleaseControl roles with these fixed names (that stack deploys after this one).
+    const writers = releaseWriterRoleNames(props.stackPrefix, this.region);
     this.releaseBucket = new ReleaseBucket(this, 'Releases', {
       accessLogBucket: this.accessLogBucket,
       noncurrentVersionExpirationDays: config.noncurrentVersionExpirationDays,
+      writers: {
+        publisher: roleArnFromName(this, writers.publish),
+        bisect: roleArnFromName(this, writers.bisect),
+        bisectCommitLists: [roleArnFromName(this, writers.bisectList)],
+      },
     }).bucket;
     const cdn = new ReleaseDistribution(this, 'Cdn', {
       bucket: this.releaseBucket,

@@ -3,7 +3,6 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from '../config';
@@ -51,16 +50,11 @@ export class PipelineStack extends Stack {
         ),
       ]),
     );
-    // The publish function likewise; its role gets the job-result permissions it needs directly.
+    // The publish function likewise. An imported function has no role here, so the Lambda invoke
+    // action adds nothing to the publish role: its job-result permissions are PublishFunction's
+    // own policy (PipelineJobResults), the one place they are granted and acknowledged.
     let publishFunction: lambda.IFunction | undefined;
     if (props.publishFunction) {
-      props.publishFunction.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ReportPipelineJobResults',
-          actions: ['codepipeline:PutJobSuccessResult', 'codepipeline:PutJobFailureResult'],
-          resources: ['*'],
-        }),
-      );
       publishFunction = lambda.Function.fromFunctionAttributes(this, 'PublishFunction', {
         functionArn: Stack.of(props.publishFunction).exportValue(props.publishFunction.functionArn),
         sameEnvironment: true,

@@ -10,6 +10,7 @@ import type { WatchyConfig } from '../config';
 import { Bisect, type BisectSource } from '../constructs/bisect';
 import { BuildNotifications } from '../constructs/notifications';
 import { PublishFunction } from '../constructs/publish-function';
+import { releaseWriterRoleNames } from '../constructs/release-bucket';
 import { ReleaseDashboard } from '../constructs/release-dashboard';
 import { ReleaseTopic } from '../constructs/release-topic';
 import { RollbackFunction } from '../constructs/rollback-function';
@@ -54,6 +55,8 @@ export class ReleaseControlStack extends Stack {
     this.releaseBucket = props.releaseBucket;
     this.buildProjects = props.buildProjects ?? [];
     const names = releaseFunctionNames(props.stackPrefix);
+    // The release bucket policy names these roles (Distribution stack): they must be exactly these.
+    const writers = releaseWriterRoleNames(props.stackPrefix, this.region);
 
     this.topic = new ReleaseTopic(this, 'Notifications', {
       emails: props.releaseControl.notificationEmails,
@@ -69,6 +72,7 @@ export class ReleaseControlStack extends Stack {
       releaseBranch: props.source.releaseBranch,
       integrationBranch: props.source.integrationBranch,
       functionName: names.publish,
+      roleName: writers.publish,
     });
     this.publishFunction = publish.function;
     this.rollbackFunction = new RollbackFunction(this, 'Rollback', {
@@ -97,6 +101,8 @@ export class ReleaseControlStack extends Stack {
         rollbackFunction: this.rollbackFunction,
         pipelineNamePrefix,
         functionName: `${props.stackPrefix}-bisect`,
+        roleName: writers.bisect,
+        listRoleName: writers.bisectList,
       });
       functions.set('bisect', bisect.function.function);
       new CfnOutput(this, 'BisectFunctionName', { value: bisect.function.function.functionName });

@@ -8,6 +8,7 @@
  *   synthPlatform({ overrides: { distribution: { domainName: ... } } });
  *   synthPlatform({ stage: 'prod' });
  *   synthPlatform({ overrides: ..., bundling: false });              // a config variant, no esbuild
+ *   nagFindingsAfter((app) => ...);                                  // findings after editing the tree
  *
  * An unacknowledged cdk-nag finding makes synthPlatform throw a NagFindingsError listing every finding
  * (rule id, construct path, description), read from the assembly's validation-report.json.
@@ -21,7 +22,16 @@
  * of finished processes are removed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -149,6 +159,32 @@ function synthesizeInto(outdir: string, config: WatchyConfig, bundling: boolean)
   }
   const findings = readFindings(outdir);
   if (findings.length > 0) throw new NagFindingsError(findings);
+}
+
+/**
+ * Synthesizes the platform (no bundling, no cache) after `change` has edited the construct tree, and
+ * returns the unacknowledged cdk-nag findings instead of throwing them: for tests that show a
+ * change is reported. Any other synth failure is thrown.
+ */
+export function nagFindingsAfter(
+  change: (app: App) => void,
+  options: Pick<SynthOptions, 'overrides' | 'stage'> = {},
+): NagFinding[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'watchy-nag-'));
+  try {
+    const app = new App({ outdir, context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    createPlatform(app, loadConfig({ stage: options.stage, overrides: options.overrides }));
+    change(app);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+    try {
+      app.synth();
+    } catch (error) {
+      if (readFindings(outdir).length === 0) throw error;
+    }
+    return readFindings(outdir);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 function loadResult(outdir: string, config: WatchyConfig): SynthResult {

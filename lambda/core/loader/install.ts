@@ -204,6 +204,13 @@ function classify(error: unknown, url: string): LoaderError {
   if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
     return new LoaderError('disk-space', url, `no space left while writing the binary (${err.code})`);
   }
+  if (err.code === 'EFBIG') {
+    return new LoaderError(
+      'disk-space',
+      url,
+      'the binary exceeds the file size limit while writing it (EFBIG)',
+    );
+  }
   if (typeof err.code === 'string' && err.code.startsWith('Z_')) {
     return new LoaderError('gzip', url, `not a valid gzip stream (${err.code}: ${err.message})`);
   }

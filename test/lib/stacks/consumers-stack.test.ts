@@ -33,7 +33,10 @@ function synth(overrides: unknown = {}): Synth {
   const config: WatchyConfig = loadConfig({ overrides });
   const outdir = mkdtempSync(join(tmpdir(), 'watchy-consumers-'));
   const app = new App({ outdir, context: cdkJsonContext() });
-  const distribution = new DistributionStack(app, 'Test-Distribution', { distribution: config.distribution });
+  const distribution = new DistributionStack(app, 'Test-Distribution', {
+    stackPrefix: 'Test',
+    distribution: config.distribution,
+  });
   const keyStack = new Stack(app, 'Test-ReleaseControl');
   const key = new SigningKey(keyStack, 'SigningKey', { alias: 'alias/Test-release-signing' });
   const consumers = new ConsumersStack(app, 'Test-Consumers', {

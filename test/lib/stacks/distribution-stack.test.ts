@@ -9,8 +9,18 @@ import {
 } from '../../../lambda/core/artifacts';
 import { IMMUTABLE_CACHE_CONTROL } from '../../../lambda/core/release/pointer';
 import { loadConfig } from '../../../lib/config';
+import { releaseWriterRoleNames } from '../../../lib/constructs/release-bucket';
 import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
 import { DistributionStack } from '../../../lib/stacks/distribution-stack';
+import {
+  ACCOUNT,
+  REGION,
+  denyingStatements,
+  resolve,
+  roleArn,
+  type BucketRequest,
+  type PolicyStatement,
+} from '../../support/bucket-policy';
 import { normalisedTemplate, synthPlatform, type CfnTemplate, type SynthOptions } from '../../support/synth';
 
 const CUSTOM_DOMAIN = {
@@ -225,6 +235,237 @@ describe('release bucket', () => {
     const prod = variant({ stage: 'prod' }).templateJson('Distribution');
     expect(logBucket(prod)[1].Properties.LifecycleConfiguration.Rules).toContainEqual(
       expect.objectContaining({ ExpirationInDays: 730 }),
+    );
+  });
+});
+
+describe('release bucket policy: who may change what (docs/decisions/010-release-bucket-policy.md)', () => {
+  const MODIFY = [
+    's3:AbortMultipartUpload',
+    's3:BypassGovernanceRetention',
+    's3:DeleteObject*',
+    's3:PutObject*',
+    's3:Replicate*',
+    's3:RestoreObject',
+  ];
+  const DELETE = ['s3:AbortMultipartUpload', 's3:BypassGovernanceRetention', 's3:DeleteObject*'];
+  const objects = (id: string, suffix: string) => ({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, suffix]],
+  });
+  const writerArn = (name: string) => ({
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':iam::',
+        { Ref: 'AWS::AccountId' },
+        `:role/Watchy-${name}-`,
+        { Ref: 'AWS::Region' },
+      ],
+    ],
+  });
+
+  test('denies, exactly: writes of binaries/ and state/history/ but by the publish role, deletes there by anyone, unconditional writes there, overwrites of versioned keys, bisect state but by bisect, and any key outside the known prefixes', () => {
+    const [id] = releaseBucket();
+    const releases = [objects(id, '/binaries/*'), objects(id, '/state/history/*')];
+    const denies = bucketPolicyOf(id).filter((s) => s.Effect === 'Deny' && s.Principal === '*');
+    expect(denies).toEqual([
+      {
+        Sid: 'OnlyThePublisherWritesReleases',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: MODIFY,
+        Resource: releases,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': writerArn('publish') } },
+      },
+      { Sid: 'NobodyDeletesReleases', Effect: 'Deny', Principal: '*', Action: DELETE, Resource: releases },
+      {
+        Sid: 'ReleaseWritesAreConditional',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:PutObject',
+        Resource: releases,
+        Condition: { Null: { 's3:if-none-match': 'true', 's3:if-match': 'true' } },
+      },
+      {
+        Sid: 'VersionedKeysAreCreateOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:PutObject',
+        Resource: [objects(id, '/binaries/*.*.*.gz'), objects(id, '/binaries/*.*.*.json')],
+        Condition: { Null: { 's3:if-none-match': 'true' } },
+      },
+      {
+        Sid: 'OnlyBisectWritesSessions',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: MODIFY,
+        Resource: objects(id, '/state/bisect/sessions/*'),
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': writerArn('bisect') } },
+      },
+      {
+        Sid: 'OnlyBisectWritesCommitLists',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: MODIFY,
+        Resource: objects(id, '/state/bisect/commits/*'),
+        Condition: {
+          ArnNotEquals: { 'aws:PrincipalArn': [writerArn('bisect'), writerArn('bisectlist')] },
+        },
+      },
+      {
+        Sid: 'NoWritesOutsideTheKnownPrefixes',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: MODIFY,
+        NotResource: [
+          ...releases,
+          objects(id, '/staging/*'),
+          objects(id, '/state/bisect/sessions/*'),
+          objects(id, '/state/bisect/commits/*'),
+        ],
+      },
+    ]);
+  });
+
+  test('evaluated per principal and request: each writer keeps exactly its own writes, nobody else changes binaries/ or state/', () => {
+    const [id] = releaseBucket();
+    const statements = bucketPolicyOf(id) as PolicyStatement[];
+    const bucketArn = `arn:aws:s3:::${id}`;
+    const publisher = roleArn(`Watchy-publish-${REGION}`);
+    const bisect = roleArn(`Watchy-bisect-${REGION}`);
+    const bisectList = roleArn(`Watchy-bisectlist-${REGION}`);
+    const rollback = roleArn('Watchy-ReleaseControl-RollbackRole8141EBE6-AbCdEf');
+    const build = roleArn('Watchy-Build-ProjectsNuitkaX8664ProjectRole-AbCdEf');
+    const admin = roleArn('Administrator');
+    const root = `arn:aws:iam::${ACCOUNT}:root`;
+    const versioned = 'binaries/slack-monitor/watchy-slack-monitor-1.2.3.gz';
+    const versionedMetadata = 'binaries/slack-monitor-arm64/watchy-slack-monitor-arm64-1.2.3-rc.1.json';
+    const pointer = 'binaries/slack-monitor/watchy-slack-monitor.json';
+    const history = 'state/history/slack-monitor.json';
+    const session = 'state/bisect/sessions/b-6f1c0a9e.json';
+    const commits = 'state/bisect/commits/b-6f1c0a9e.tsv';
+    const staged = 'staging/AROAEXAMPLE:AWSCodeBuild-7b1/slack-monitor/1.2.3/watchy-slack-monitor-1.2.3.gz';
+    const cloudfront = { service: 'cloudfront.amazonaws.com' };
+    const ask = (
+      who: string | { service: string },
+      action: string,
+      key: string,
+      keys?: Record<string, string>,
+    ): BucketRequest => ({ ...(typeof who === 'string' ? { principalArn: who } : who), action, key, keys });
+    const createOnly = { 's3:if-none-match': '*' };
+    const swap = { 's3:if-match': '"etag"' };
+    const cases: [string, BucketRequest, boolean][] = [
+      // The publisher: create-only versioned keys, compare-and-swap pointers and histories.
+      ['publisher creates a versioned .gz', ask(publisher, 's3:PutObject', versioned, createOnly), false],
+      [
+        'publisher creates versioned metadata',
+        ask(publisher, 's3:PutObject', versionedMetadata, createOnly),
+        false,
+      ],
+      ['publisher swaps the pointer', ask(publisher, 's3:PutObject', pointer, swap), false],
+      ['publisher creates the first pointer', ask(publisher, 's3:PutObject', pointer, createOnly), false],
+      ['publisher swaps a history', ask(publisher, 's3:PutObject', history, swap), false],
+      [
+        'publisher overwrites a versioned key with If-Match',
+        ask(publisher, 's3:PutObject', versioned, swap),
+        true,
+      ],
+      ['publisher overwrites a versioned key blindly', ask(publisher, 's3:PutObject', versioned), true],
+      ['publisher writes a pointer blindly', ask(publisher, 's3:PutObject', pointer), true],
+      ['publisher writes a history blindly', ask(publisher, 's3:PutObject', history), true],
+      ['publisher deletes a versioned key', ask(publisher, 's3:DeleteObject', versioned), true],
+      ['publisher deletes a history version', ask(publisher, 's3:DeleteObjectVersion', history), true],
+      ['publisher writes a bisect session', ask(publisher, 's3:PutObject', session, swap), true],
+      [
+        'publisher writes elsewhere in state/',
+        ask(publisher, 's3:PutObject', 'state/other.json', createOnly),
+        true,
+      ],
+      ['publisher writes at the bucket root', ask(publisher, 's3:PutObject', 'index.html', createOnly), true],
+      // Bisect: its sessions and commit lists, nothing else.
+      ['bisect writes a session', ask(bisect, 's3:PutObject', session, swap), false],
+      ['bisect writes a commit list', ask(bisect, 's3:PutObject', commits), false],
+      ['bisect writes a history', ask(bisect, 's3:PutObject', history, swap), true],
+      ['bisect writes binaries/', ask(bisect, 's3:PutObject', pointer, swap), true],
+      ['the list-commits build writes its commit list', ask(bisectList, 's3:PutObject', commits), false],
+      ['the list-commits build writes a session', ask(bisectList, 's3:PutObject', session), true],
+      // Builds stage under staging/ only.
+      ['a build stages its output', ask(build, 's3:PutObject', staged), false],
+      ['a build writes binaries/', ask(build, 's3:PutObject', versioned, createOnly), true],
+      ['a build writes a history', ask(build, 's3:PutObject', history, swap), true],
+      ['a build writes a session', ask(build, 's3:PutObject', session), true],
+      // Everybody else, administrators and the account root included.
+      ['rollback writes a pointer', ask(rollback, 's3:PutObject', pointer, swap), true],
+      ['an administrator creates a versioned key', ask(admin, 's3:PutObject', versioned, createOnly), true],
+      ['an administrator deletes a versioned key', ask(admin, 's3:DeleteObject', versioned), true],
+      ['an administrator deletes a noncurrent version', ask(admin, 's3:DeleteObjectVersion', pointer), true],
+      ['an administrator sets a legal hold', ask(admin, 's3:PutObjectLegalHold', versioned), true],
+      ['an administrator sets a retention', ask(admin, 's3:PutObjectRetention', versioned), true],
+      [
+        'an administrator bypasses governance retention',
+        ask(admin, 's3:BypassGovernanceRetention', history),
+        true,
+      ],
+      ['an administrator tags a history', ask(admin, 's3:PutObjectTagging', history), true],
+      ['an administrator writes an ACL', ask(admin, 's3:PutObjectAcl', pointer), true],
+      ['an administrator restores an object', ask(admin, 's3:RestoreObject', versioned), true],
+      ['the account root writes a history', ask(root, 's3:PutObject', history, swap), true],
+      ['the account root deletes a session', ask(root, 's3:DeleteObject', session), true],
+      ['a replication writes binaries/', ask(admin, 's3:ReplicateObject', versioned), true],
+      [
+        'CloudFront (a service principal) writes binaries/',
+        ask(cloudfront, 's3:PutObject', pointer, swap),
+        true,
+      ],
+      ['CloudFront reads binaries/', ask(cloudfront, 's3:GetObject', versioned), false],
+      ['anyone reads a history (IAM decides)', ask(rollback, 's3:GetObject', history), false],
+    ];
+    const results = cases.map(([what, request]) => ({
+      what,
+      denied: denyingStatements(statements, bucketArn, request).length > 0,
+    }));
+    expect(results).toEqual(cases.map(([what, , denied]) => ({ what, denied })));
+  });
+
+  test('the roles the policy names are the roles ReleaseControl creates (publish, bisect, list-commits), default and prod', () => {
+    for (const synth of [synthPlatform(), variant({ stage: 'prod' })]) {
+      const distribution = synth.templateJson('Distribution');
+      const [id] = releaseBucket(distribution);
+      const named = bucketPolicyOf(id, distribution)
+        .filter((s) => s.Condition?.ArnNotEquals)
+        .flatMap((s) => [resolve(s.Condition.ArnNotEquals['aws:PrincipalArn'])].flat())
+        .sort();
+      const control = synth.templateJson('ReleaseControl');
+      const roleArnAt = (path: string) => {
+        const roles = Object.values(control.Resources ?? {}).filter(
+          (r) => r.Type === 'AWS::IAM::Role' && String(r.Metadata?.['aws:cdk:path']).endsWith(path),
+        );
+        expect(roles).toHaveLength(1);
+        return roleArn(resolve(roles[0]!.Properties!.RoleName) as string);
+      };
+      const writers = [
+        roleArnAt('/Publish/Publish/Role/Resource'),
+        roleArnAt('/Bisect/Function/Role/Resource'),
+        roleArnAt('/Bisect/ListCommits/Role/Resource'),
+      ];
+      // publish once, bisect twice (sessions and commit lists), list-commits once.
+      expect(named).toEqual([writers[0], writers[1], writers[1], writers[2]].sort());
+      const prefix = synth.config.stage ? 'Watchy-Prod' : 'Watchy';
+      expect(writers).toEqual([
+        roleArn(`${prefix}-publish-${REGION}`),
+        roleArn(`${prefix}-bisect-${REGION}`),
+        roleArn(`${prefix}-bisectlist-${REGION}`),
+      ]);
+    }
+  });
+
+  test('writer role names fit IAM (64 characters) for every valid project name and stage, and a longer prefix fails synth naming it', () => {
+    const longest = releaseWriterRoleNames(`${'W'.repeat(31)}-Gamma`, 'ap-southeast-2');
+    for (const name of Object.values(longest)) expect(name.length).toBeLessThanOrEqual(64);
+    expect(() => releaseWriterRoleNames('W'.repeat(45), 'us-east-1')).toThrow(
+      `release writer role names: ${'W'.repeat(45)} is too long (the role name would be 66 characters; IAM allows 64)`,
     );
   });
 });
@@ -516,6 +757,7 @@ describe('outputs and exposed resources', () => {
 
   test('the stack exposes releaseBucket, distribution and binaryDistributionUrl for other stacks', () => {
     const stack = new DistributionStack(new App(), 'Exposed', {
+      stackPrefix: 'Watchy',
       distribution: loadConfig({ overrides: CUSTOM_DOMAIN }).distribution,
     });
     expect(stack.resolve(stack.releaseBucket.bucketName)).toEqual({ Ref: releaseBucket()[0] });

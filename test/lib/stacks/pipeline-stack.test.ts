@@ -190,14 +190,44 @@ describe('release pipeline', () => {
     }
   });
 
-  test("the publish function's role may report CodePipeline job results (success or failure)", () => {
+  test("the pipeline adds nothing to the publish function's role (its job-result grant is PublishFunction's own policy)", () => {
     const policies = resourcesOf(Template.fromStack(withPublish.deps).toJSON(), 'AWS::IAM::Policy');
-    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-    const jobResults = statements.find((s: any) => s.Sid === 'ReportPipelineJobResults');
-    expect([...jobResults.Action].sort()).toEqual([
-      'codepipeline:PutJobFailureResult',
-      'codepipeline:PutJobSuccessResult',
+    const actions = policies.flatMap(([, p]) =>
+      p.Properties.PolicyDocument.Statement.flatMap((s: any) => [s.Action].flat()),
+    );
+    expect(actions.filter((a: string) => a.startsWith('codepipeline:'))).toEqual([]);
+  });
+
+  test('every Publish action runs under one role that may invoke the publish function itself and list functions, nothing else', () => {
+    const json = withPublish.pipelineJson;
+    const roleIds = new Set(
+      stage(releasePipeline(json), 'Publish').Actions.map((a: any) => a.RoleArn['Fn::GetAtt'][0]),
+    );
+    expect(roleIds.size).toBe(1);
+    const roleId = [...roleIds][0] as string;
+    const pipelineRoleId = releasePipeline(json).RoleArn['Fn::GetAtt'][0];
+    expect(json.Resources[roleId].Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      {
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { AWS: { 'Fn::GetAtt': [pipelineRoleId, 'Arn'] } },
+      },
     ]);
+    const policies = resourcesOf(json, 'AWS::IAM::Policy').filter(([, p]) =>
+      p.Properties.Roles.some((r: any) => r.Ref === roleId),
+    );
+    const statements = policies.map(([id, p]) => ({ id, statements: p.Properties.PolicyDocument.Statement }));
+    // The function itself (its ARN, exported by its stack): no version or alias wildcard.
+    const publishArn = {
+      'Fn::ImportValue': expect.stringMatching(/^Deps:ExportsOutputFnGetAttPublish\w*Arn\w*$/),
+    };
+    expect(statements.map((p) => p.statements).sort((a, b) => text(a).localeCompare(text(b)))).toEqual([
+      [{ Sid: 'InvokePublish', Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: publishArn }],
+      [{ Sid: 'ListFunctions', Action: 'lambda:ListFunctions', Effect: 'Allow', Resource: '*' }],
+    ]);
+    // The wildcard sits in its own policy, not the role's default one.
+    const listing = statements.find((p) => text(p.statements).includes('ListFunctions'))!;
+    expect(listing.id).not.toMatch(/DefaultPolicy/);
   });
 
   test('the artifact store is the Build stack bucket, encrypted with the build key', () => {

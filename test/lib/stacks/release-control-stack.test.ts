@@ -191,6 +191,25 @@ describe('ReleaseControl stack', () => {
     expect(pipeline).toContain('"Provider":"Lambda"');
   });
 
+  test('the publish role is granted the CodePipeline job results once, in a policy of its own (not its default policy)', () => {
+    const publish = roleRef('/Publish/Publish/Role');
+    const jobResults = allowStatements().filter(
+      ({ roles, statement }) =>
+        roles.includes(publish) && actionsOf(statement).some((a) => a.startsWith('codepipeline:PutJob')),
+    );
+    expect(jobResults.map(({ statement }) => [...actionsOf(statement)].sort())).toEqual([
+      ['codepipeline:PutJobFailureResult', 'codepipeline:PutJobSuccessResult'],
+    ]);
+    const [id] = Object.entries(json.Resources ?? {}).find(
+      ([, r]) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties).includes('codepipeline:PutJobSuccessResult'),
+    )!;
+    expect(json.Resources![id]!.Metadata?.['aws:cdk:path']).toBe(
+      'Watchy-ReleaseControl/Publish/PipelineJobResults/Resource',
+    );
+  });
+
   test('zero unacknowledged cdk-nag findings', () => {
     expect(synth.findings).toEqual([]);
   });
