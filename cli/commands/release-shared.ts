@@ -22,6 +22,7 @@ import { S3ReleaseStore } from '../../lambda/core/release/store';
 import { CodeBuildRebuilder, rebuildProjectKey } from '../../lambda/core/release/rebuild';
 import { handleOperatorRequest, type OperatorResult } from '../../lambda/rollback/index';
 import type { OperatorRequestInput } from '../../lambda/core/release/operations';
+import { loadConfig } from '../../lib/config';
 import { CliError, UsageError } from '../cli-error';
 
 export const CONNECTION_OPTIONS = {
@@ -120,7 +121,12 @@ export async function operate(
         if (!deps) throw new Error('unreachable: a read-only request moved a pointer');
         return runPointerOperation(deps, operation);
       },
-      rebuilder: new CodeBuildRebuilder(new CodeBuildClient(clientConfig(values)), projects),
+      rebuilder: new CodeBuildRebuilder(
+        new CodeBuildClient(clientConfig(values)),
+        projects,
+        undefined,
+        loadConfig().source.releaseBranch,
+      ),
       ...verificationKey(values),
     },
     request,
