@@ -9,6 +9,7 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { BuildInfo } from '../../../../lambda/core/bisect/build-runner';
 import { readHistory } from '../../../../lambda/core/release/history';
 import { publish, publishBuild } from '../../../../lambda/core/release/publish';
+import { CodeBuildRebuilder } from '../../../../lambda/core/release/rebuild';
 import { PUBLISH_REQUEST_FILE, type PublishRequest } from '../../../../lambda/core/release/request';
 import {
   trustedBuild,
@@ -25,6 +26,7 @@ import {
   OTHER_PROJECT,
   PIPELINE,
   prefixOf,
+  RELEASE_PROJECT,
   stageAsBuild,
   startBuild,
   trustWorld,
@@ -318,19 +320,42 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
     );
   });
 
-  test('a rebuild of a released commit publishes as the release branch; of any other commit it is refused', async () => {
+  test('a rollback’s rebuild of a released commit publishes as the release branch; a build of any other commit is refused', async () => {
     // A pipeline-free build of main releases MAIN_COMMIT as 12.0.0; then its artifact is rebuilt.
     const first = await startBuild(tw, 'refs/heads/main');
     await stageAsBuild(world, first, { version: '12.0.0', sourceRevision: MAIN_COMMIT }, 'main');
     await publishBuild(world.deps, SETTINGS, await trustedBuild(tw.trust, first));
 
-    const rebuild = await startBuild(tw, MAIN_COMMIT);
-    await stageAsBuild(
-      world,
-      rebuild,
-      { version: '12.0.0-rebuild.20261122060000', sourceRevision: MAIN_COMMIT },
-      'main',
+    // The rollback function's rebuilder starts it (moto keeps no environment overrides: the request
+    // that went over the wire shows the branch it records).
+    const sent: Record<string, unknown>[] = [];
+    tw.codebuild.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { body?: string };
+        sent.push(JSON.parse(request.body ?? '{}') as Record<string, unknown>);
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordRebuild' },
     );
+    const started = await new CodeBuildRebuilder(
+      tw.codebuild,
+      { 'nuitka-x86_64': RELEASE_PROJECT },
+      () => new Date('2026-11-22T06:00:00Z'),
+      'main',
+    )
+      .start({
+        ref: { app: 'slack', binaryType: 'nuitka', architecture: 'x86_64' },
+        version: '12.0.0',
+        sourceRevision: MAIN_COMMIT,
+      })
+      .finally(() => tw.codebuild.middlewareStack.remove('recordRebuild'));
+    expect(sent.at(-1)?.['environmentVariablesOverride']).toContainEqual({
+      name: 'WATCHY_BRANCH',
+      value: 'main',
+      type: 'PLAINTEXT',
+    });
+    const rebuild = started.buildId;
+    await stageAsBuild(world, rebuild, { version: started.version, sourceRevision: MAIN_COMMIT }, 'main');
     const build = await trustedBuild(tw.trust, rebuild);
     expect(build.branch).toEqual({ from: 'released-commit' });
     expect((await publishBuild(world.deps, SETTINGS, build)).results[0]).toMatchObject({
