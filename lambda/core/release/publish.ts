@@ -29,6 +29,7 @@ import {
   expectedStagedKeys,
   parsePublishBatchJson,
   parsePublishInvocation,
+  parsePublishableKey,
   parsePublishRequestJson,
   sessionPrefixOf,
   PUBLISH_BATCH_FILE,
@@ -109,7 +110,7 @@ export async function publishBuild(
   build: TrustedBuild,
   requestKey: string | undefined = build.requestKey,
 ): Promise<PublishOutcome> {
-  const key = requestKey ?? (await stagedKeyOf(deps, build));
+  const key = parsePublishableKey(requestKey ?? (await stagedKeyOf(deps, build)));
   if (!key.startsWith(build.stagingPrefix)) {
     throw new ReleaseError(
       'invalid-request',

@@ -257,6 +257,11 @@ export function parsePublishBuildInvocation(value: unknown): PublishBuildInvocat
   return parseWith(PublishBuildInvocationSchema, value, 'publish invocation');
 }
 
+/** A key to publish (a request, or a batch directly under its session), however it was named. */
+export function parsePublishableKey(value: unknown): string {
+  return parseWith(publishableKey, value, 'publish request key');
+}
+
 export function parsePublishJobParameters(value: unknown): PublishJobParameters {
   return parseWith(PublishJobParametersSchema, value, 'Publish action UserParameters');
 }

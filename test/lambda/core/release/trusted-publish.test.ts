@@ -17,7 +17,8 @@ import {
   type BuildTrust,
 } from '../../../../lambda/core/release/trusted-build';
 import { startMoto, type MotoServer } from '../../../support/moto-server';
-import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import { stageDist } from '../../../../lambda/core/release/stage';
+import { closeReleaseWorld, makePackage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
 import {
   addRun,
   BUILD_ACTION,
@@ -147,6 +148,18 @@ describe('pipeline Publish action (fake: CodePipeline run history, moto has no L
     );
     expect(message).toBe(
       `${developKey} is outside the staging prefix of build ${mainBuild} (${prefixOf(mainBuild)}); nothing was published`,
+    );
+  });
+
+  test('a key the build names with ".." segments, though it starts with its prefix, is refused', async () => {
+    const buildId = await startBuild(tw, MAIN_COMMIT);
+    const requestKey = `${prefixOf(buildId)}../AROAOTHERROLE0000001:AWSCodeBuild-x/slack-monitor/1.0.0/publish-request.json`;
+    const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId, requestKey });
+    const message = await refused(async () =>
+      publishBuild(world.deps, SETTINGS, await trustedPipelineBuild(tw.trust, job(run))),
+    );
+    expect(message).toMatch(
+      /^invalid publish request key: \(root\): expected a key under staging\/ without empty, "\." or "\.\." segments, got "/,
     );
   });
 
@@ -381,5 +394,20 @@ describe('the operator path with --endpoint-url (in-process, the key and branch 
     expect(await refused(() => publish(world.deps, SETTINGS, { requestKey: key, branch: 'main' }))).toBe(
       'publish request says branch develop, the invocation says main',
     );
+  });
+});
+
+describe('watchy stage records this build', () => {
+  test('a package whose metadata names another build is refused, and nothing is staged', async () => {
+    const packagedBy = 'watchy-nuitka-x86_64:11111111-1111-4111-8111-111111111111';
+    const thisBuild = 'watchy-nuitka-x86_64:22222222-2222-4222-8222-222222222222';
+    const dir = await makePackage({ version: '14.0.0', buildId: packagedBy });
+    const session = 'AROATEST:AWSCodeBuild-22222222-2222-4222-8222-222222222222';
+    await expect(
+      stageDist(world.store, { dir, session, branch: 'main', buildId: thisBuild }),
+    ).rejects.toThrow(
+      `watchy-slack-monitor.json was packaged by build ${packagedBy}, not by this build ${thisBuild}`,
+    );
+    expect((await world.store.list(`staging/${session}/`)).keys).toEqual([]);
   });
 });
