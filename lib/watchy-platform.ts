@@ -91,6 +91,7 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     repositories: registry.repositories,
     artifactBucket: build.artifactBucket,
     publishFunction: releaseControl.publishFunction,
+    releasePipelineName: releaseControl.releasePipelineName,
   });
   stacks.push(pipeline);
 

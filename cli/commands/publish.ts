@@ -1,6 +1,8 @@
 /**
  * `watchy publish`: verify, sign and publish a staged build; promote it when the branch is the
- * release branch. Runs the publish core in-process with --endpoint-url, else invokes the publish function.
+ * release branch. Without --endpoint-url it names a CodeBuild build and invokes the publish
+ * function, which learns that build's staging prefix, branch and commit from CodeBuild and the
+ * pipeline; with --endpoint-url it runs the publish core in-process on the key and branch given.
  */
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -8,7 +10,7 @@ import { CloudFrontInvalidator } from '../../lambda/core/release/cloudfront-inva
 import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
 import { publish, type PublishOutcome } from '../../lambda/core/release/publish';
 import { loadConfig } from '../../lib/config';
-import { parseCommandArgs, required } from '../cli-error';
+import { parseCommandArgs, required, UsageError } from '../cli-error';
 import type { Command } from '../command';
 import {
   clientConfig,
@@ -20,11 +22,22 @@ import {
   signer,
 } from './release-shared';
 
-const usage = `usage: watchy publish --request-key KEY --branch NAME [connection options]
+const usage = `usage: watchy publish --build-id PROJECT:UUID [--request-key KEY] [--stack-prefix P | --function-name F]
+       watchy publish --endpoint-url URL --request-key KEY --branch NAME [connection options]
                       [--base-url URL] [--distribution-id ID] [--release-branch B] [--integration-branch B]
 
-Publishes what \`watchy stage\` staged (KEY is what it printed). Builds of the release branch are
-promoted to the latest pointer; builds of the integration branch publish versioned artifacts only.
+Publishes what \`watchy stage\` staged. Builds of the release branch are promoted to the latest
+pointer; builds of the integration branch publish versioned artifacts only.
+
+Deployed (no --endpoint-url): names a CodeBuild build of a release project; the publish function
+checks with CodeBuild that it succeeded, takes its branch from the pipeline run that ran it (or its
+refs/heads/ source version; a rebuild of a released commit is the release branch) and publishes
+only from that build's own staging prefix: its batch or its one request, or KEY if given under it.
+
+  --build-id            the build (\`watchy builds\`, a rebuild's buildId)
+  --request-key         which of the build's staged keys (what \`watchy stage\` printed)
+
+Local (--endpoint-url): publishes KEY on the branch given, in-process.
 
   --base-url            BinaryDistributionUrl for download_url (with --endpoint-url; default $WATCHY_BASE_URL)
   --distribution-id     CloudFront distribution to invalidate (with --endpoint-url; default none)
@@ -41,6 +54,7 @@ export const command: Command = {
   async run(args) {
     const { values } = parseCommandArgs(args, {
       ...CONNECTION_OPTIONS,
+      'build-id': { type: 'string' },
       'request-key': { type: 'string' },
       branch: { type: 'string' },
       'base-url': { type: 'string' },
@@ -48,18 +62,29 @@ export const command: Command = {
       'release-branch': { type: 'string' },
       'integration-branch': { type: 'string' },
     });
-    const invocation = {
-      requestKey: required(values['request-key'], 'request-key'),
-      branch: required(values.branch, 'branch'),
-    };
     let outcome: PublishOutcome;
     if (!values['endpoint-url']) {
+      if (values.branch !== undefined) {
+        throw new UsageError(
+          'without --endpoint-url, name the build (--build-id): the publish function takes its branch from the build, never from --branch',
+        );
+      }
+      const requestKey = values['request-key'];
       outcome = await invokeReleaseFunction(
         new LambdaClient(clientConfig(values)),
         functionName(values, 'publish'),
-        invocation,
+        { buildId: required(values['build-id'], 'build-id'), ...(requestKey ? { requestKey } : {}) },
       );
     } else {
+      if (values['build-id'] !== undefined) {
+        throw new UsageError(
+          '--build-id is for the deployed publish function; with --endpoint-url give --request-key and --branch',
+        );
+      }
+      const invocation = {
+        requestKey: required(values['request-key'], 'request-key'),
+        branch: required(values.branch, 'branch'),
+      };
       const distributionId = values['distribution-id'];
       const { source } = loadConfig();
       outcome = await publish(

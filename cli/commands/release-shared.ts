@@ -24,6 +24,7 @@ import { handleOperatorRequest, type OperatorResult } from '../../lambda/rollbac
 import type { OperatorRequestInput } from '../../lambda/core/release/operations';
 import type { PointerStatus } from '../../lambda/core/release/queries';
 import { artifactName, type ArtifactRef } from '../../lambda/core/artifacts';
+import { loadConfig } from '../../lib/config';
 import { CliError, UsageError } from '../cli-error';
 
 export const CONNECTION_OPTIONS = {
@@ -122,7 +123,12 @@ export async function operate(
         if (!deps) throw new Error('unreachable: a read-only request moved a pointer');
         return runPointerOperation(deps, operation);
       },
-      rebuilder: new CodeBuildRebuilder(new CodeBuildClient(clientConfig(values)), projects),
+      rebuilder: new CodeBuildRebuilder(
+        new CodeBuildClient(clientConfig(values)),
+        projects,
+        undefined,
+        loadConfig().source.releaseBranch,
+      ),
       ...verificationKey(values),
     },
     request,

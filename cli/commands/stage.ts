@@ -4,8 +4,9 @@
  * request(s), and prints the key to publish (the buildspec exports it as WATCHY_PUBLISH_REQUEST).
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { WATCHY_BRANCH } from '../../lambda/core/build-env';
 import { stageDist } from '../../lambda/core/release/stage';
-import { parseCommandArgs, required, CliError } from '../cli-error';
+import { parseCommandArgs, required, CliError, UsageError } from '../cli-error';
 import type { Command } from '../command';
 import { clientConfig, releaseStore } from './release-shared';
 
@@ -19,7 +20,11 @@ DIR holds several packages). The build session is the STS user id of the caller 
   --bucket           release bucket (default $WATCHY_RELEASE_BUCKET)
   --source-revision  when the metadata has none (default $CODEBUILD_RESOLVED_SOURCE_VERSION)
   --build-id         when the metadata has none (default $CODEBUILD_BUILD_ID)
-  --branch           recorded in the request (default $WATCHY_BRANCH)
+  --branch           the branch built, recorded in every request (default $WATCHY_BRANCH, which
+                     the pipeline sets, else the branch of a refs/heads/… $CODEBUILD_SOURCE_VERSION)
+
+The publisher publishes a request only if its branch, build id and commit are the ones CodePipeline
+and CodeBuild report for the build whose staging prefix holds it.
 `;
 
 export const command: Command = {
@@ -47,13 +52,21 @@ export const command: Command = {
     }
     const sourceRevision = values['source-revision'] ?? process.env.CODEBUILD_RESOLVED_SOURCE_VERSION;
     const buildId = values['build-id'] ?? process.env.CODEBUILD_BUILD_ID;
-    const branch = values.branch ?? process.env.WATCHY_BRANCH;
+    const branch =
+      values.branch ||
+      process.env[WATCHY_BRANCH] ||
+      /^refs\/heads\/(.+)$/.exec(process.env.CODEBUILD_SOURCE_VERSION ?? '')?.[1];
+    if (!branch) {
+      throw new UsageError(
+        `missing --branch (or ${WATCHY_BRANCH}): a staged request records the branch it was built from`,
+      );
+    }
     const staged = await stageDist(store, {
       dir,
       session,
+      branch,
       ...(sourceRevision ? { sourceRevision } : {}),
       ...(buildId ? { buildId } : {}),
-      ...(branch ? { branch } : {}),
     });
     for (const key of staged.requests) process.stderr.write(`staged s3://${store.bucket}/${key}\n`);
     process.stdout.write(`${staged.key}\n`);

@@ -28,6 +28,12 @@ export const WATCHY_SOURCE_PATH = 'WATCHY_SOURCE_PATH';
 export const WATCHY_SOURCE_URL = 'WATCHY_SOURCE_URL';
 /** Image projects: `dockerfile` or `buildpacks` (catalog `builder`). */
 export const WATCHY_IMAGE_BUILDER = 'WATCHY_IMAGE_BUILDER';
+/**
+ * The branch a build is of: the pipeline sets it on every build action (`#{SourceVariables.BranchName}`),
+ * a rebuild to the release branch. `watchy stage` records it in the publish request; the publisher
+ * compares it with the branch it learns from the pipeline or CodeBuild, never trusting it alone.
+ */
+export const WATCHY_BRANCH = 'WATCHY_BRANCH';
 
 /** Exported by a successful release build of a binary: the S3 key (under `staging/`) of its publish request. */
 export const WATCHY_PUBLISH_REQUEST = 'WATCHY_PUBLISH_REQUEST';

@@ -1,12 +1,18 @@
 /**
  * The publish Lambda: the one writer of `binaries/` and `state/` and the one holder of kms:Sign.
  *
- *   CodePipeline job (Publish stage): UserParameters `{"requestKey": "...", "branch": "..."}`;
- *     reports PutJobSuccessResult, or PutJobFailureResult with a one-line message.
- *   Direct: `{"requestKey": "...", "branch": "..."}` returns the outcome or fails with one line.
+ *   CodePipeline job (Publish stage): UserParameters `{"pipelineExecutionId": "#{codepipeline.PipelineExecutionId}",
+ *     "buildAction": "<static build action name>"}`; publishes what that run's build action staged, on
+ *     that run's branch (both read from CodePipeline and CodeBuild, trusted-build.ts); reports
+ *     PutJobSuccessResult, or PutJobFailureResult with a one-line message.
+ *   Direct (`watchy publish --build-id`): `{"buildId": "<project>:<uuid>", "requestKey"?: "..."}`:
+ *     publishes what that build staged, on its branch; returns the outcome or fails with one line.
  *   Pointer operations forwarded by the rollback function: `{"action": "rollback" | "emergency-rollback", ...}`.
+ *
+ * A caller only ever says which build; never a branch, a commit or whose staging prefix.
  */
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import {
   CodePipelineClient,
   PutJobFailureResultCommand,
@@ -17,15 +23,24 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { CodeBuildRunner } from '../core/bisect/build-runner';
 import { CloudFrontInvalidator } from '../core/release/cloudfront-invalidator';
 import type { ReleaseDeps } from '../core/release/deps';
 import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE, requiredEnv } from '../core/release/environment';
 import { oneLine } from '../core/release/errors';
 import { KmsSigner } from '../core/release/kms-signer';
-import { publish, type PublishOutcome, type PublishSettings } from '../core/release/publish';
+import { publishBuild, type PublishOutcome, type PublishSettings } from '../core/release/publish';
+import { parsePublishBuildInvocation, parsePublishJobParameters } from '../core/release/request';
 import { runPointerOperation, type RollbackResult } from '../core/release/rollback';
 import { S3ReleaseStore } from '../core/release/store';
 import { PowertoolsReleaseTelemetry } from '../core/release/telemetry';
+import {
+  CodePipelineRuns,
+  parseReleaseProjects,
+  trustedBuild,
+  trustedPipelineBuild,
+  type BuildTrust,
+} from '../core/release/trusted-build';
 
 /** Reports the outcome of a CodePipeline job. */
 export interface JobReporter {
@@ -64,6 +79,8 @@ export interface CodePipelineJobEvent {
 export interface PublishHandlerDeps {
   readonly release: ReleaseDeps;
   readonly settings: PublishSettings;
+  /** Where the facts about a build come from: CodeBuild, the release pipeline, the release projects. */
+  readonly trust: BuildTrust;
   readonly jobs: JobReporter;
   readonly logger?: Pick<Logger, 'info' | 'error'>;
 }
@@ -87,8 +104,10 @@ export async function handlePublishEvent(
     deps.logger?.info('pointer operation', { result });
     return result;
   }
-  const outcome = await publish(deps.release, deps.settings, event);
-  deps.logger?.info('published', { results: outcome.results });
+  const invocation = parsePublishBuildInvocation(event);
+  const build = await trustedBuild(deps.trust, invocation.buildId);
+  const outcome = await publishBuild(deps.release, deps.settings, build, invocation.requestKey);
+  deps.logger?.info('published', { buildId: build.buildId, results: outcome.results });
   return outcome;
 }
 
@@ -104,7 +123,8 @@ async function runJob(deps: PublishHandlerDeps, event: CodePipelineJobEvent): Pr
     } catch {
       throw new Error(`UserParameters are not JSON: ${text.slice(0, 200)}`);
     }
-    outcome = await publish(deps.release, deps.settings, parameters);
+    const build = await trustedPipelineBuild(deps.trust, parsePublishJobParameters(parameters));
+    outcome = await publishBuild(deps.release, deps.settings, build);
   } catch (error) {
     const message = oneLine(error instanceof Error ? error.message : String(error));
     deps.logger?.error('publish failed', { jobId: job.id, message });
@@ -130,6 +150,7 @@ const s3 = new S3Client({});
 const kms = new KMSClient({});
 const cloudfront = new CloudFrontClient({});
 const codepipeline = new CodePipelineClient({});
+const codebuild = new CodeBuildClient({});
 let handlerDeps: PublishHandlerDeps | undefined;
 
 function depsFromEnvironment(env: NodeJS.ProcessEnv): PublishHandlerDeps {
@@ -144,6 +165,15 @@ function depsFromEnvironment(env: NodeJS.ProcessEnv): PublishHandlerDeps {
       releaseBranch: requiredEnv(env, RELEASE_ENV.releaseBranch),
       integrationBranch: requiredEnv(env, RELEASE_ENV.integrationBranch),
       binaryDistributionUrl: requiredEnv(env, RELEASE_ENV.binaryDistributionUrl),
+    },
+    trust: {
+      builds: new CodeBuildRunner(codebuild),
+      pipelines: new CodePipelineRuns(codepipeline),
+      releaseProjects: parseReleaseProjects(
+        requiredEnv(env, RELEASE_ENV.releaseProjects),
+        RELEASE_ENV.releaseProjects,
+      ),
+      releasePipeline: requiredEnv(env, RELEASE_ENV.releasePipeline),
     },
     jobs: new CodePipelineJobReporter(codepipeline),
     logger,

@@ -90,7 +90,7 @@ function depsFromEnvironment(env: NodeJS.ProcessEnv): RollbackHandlerDeps {
     ...(keyArn ? { publicKey: () => (publicKey ??= kmsPublicKey(kms, keyArn)) } : {}),
     store: new S3ReleaseStore(s3, requiredEnv(env, RELEASE_ENV.bucket)),
     movePointer: (request) => invokeReleaseFunction<RollbackResult>(lambda, publishFunction, request),
-    rebuilder: new CodeBuildRebuilder(codebuild, projects),
+    rebuilder: new CodeBuildRebuilder(codebuild, projects, undefined, env[RELEASE_ENV.releaseBranch]),
     logger,
   };
 }

@@ -1,5 +1,6 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -31,6 +32,13 @@ export interface PublishFunctionProps {
   readonly functionName: string;
   /** Physical name of its role (the release bucket policy names it). @default generated */
   readonly roleName?: string;
+  /**
+   * The release build projects (those that stage releases): the only builds published, each only
+   * from the staging prefix of its project's role. @default [] (nothing can be published)
+   */
+  readonly releaseProjects?: readonly codebuild.IProject[];
+  /** The release pipeline's physical name (fixed at synth): its runs say which build a Publish action publishes. */
+  readonly releasePipelineName: string;
   /** @default Duration.minutes(5) */
   readonly timeout?: Duration;
   /** Enough for one `.gz` in memory plus the SDK. @default 2048 */
@@ -40,7 +48,8 @@ export interface PublishFunctionProps {
 /**
  * The publish function and its role: read `staging/`, `binaries/` and `state/history/`; write
  * `binaries/` and `state/history/` (never `staging/`); sign with the signing key (the only role that can); invalidate the
- * distribution; report CodePipeline job results.
+ * distribution; report CodePipeline job results; read the release projects' builds and the release
+ * pipeline's runs, which say what it may publish (lambda/core/release/trusted-build.ts).
  */
 export class PublishFunction extends Construct {
   readonly function: lambda.IFunction;
@@ -48,6 +57,7 @@ export class PublishFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: PublishFunctionProps) {
     super(scope, id);
+    const releaseProjects = props.releaseProjects ?? [];
     const fn = new WatchyFunction(this, 'Publish', {
       entry: join(__dirname, '..', '..', 'lambda', 'publish', 'index.ts'),
       description:
@@ -64,6 +74,10 @@ export class PublishFunction extends Construct {
         [RELEASE_ENV.releaseBranch]: props.releaseBranch,
         [RELEASE_ENV.integrationBranch]: props.integrationBranch,
         [RELEASE_ENV.metricsNamespace]: RELEASE_METRICS_NAMESPACE,
+        [RELEASE_ENV.releaseProjects]: Stack.of(this).toJsonString(
+          Object.fromEntries(releaseProjects.map((project) => [project.projectName, projectRole(project)])),
+        ),
+        [RELEASE_ENV.releasePipeline]: props.releasePipelineName,
       },
     });
     (fn.function.node.defaultChild as lambda.CfnFunction).functionName = props.functionName;
@@ -111,6 +125,26 @@ export class PublishFunction extends Construct {
         ],
       }),
     );
+    // What it may publish comes from these two services, never from its caller.
+    if (releaseProjects.length > 0) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadReleaseBuilds',
+          actions: ['codebuild:BatchGetBuilds'],
+          resources: releaseProjects.map((project) => project.projectArn),
+        }),
+      );
+    }
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadReleasePipelineRuns',
+        actions: ['codepipeline:ListActionExecutions', 'codepipeline:ListPipelineExecutions'],
+        // By name, not by reference: the pipeline's stack is deployed after this one.
+        resources: [
+          Stack.of(this).formatArn({ service: 'codepipeline', resource: props.releasePipelineName }),
+        ],
+      }),
+    );
     // A policy of its own (not the role's default one), so its wildcard is acknowledged for this
     // statement alone.
     const jobs = new iam.Policy(this, 'PipelineJobResults', {
@@ -147,7 +181,7 @@ export class PublishFunction extends Construct {
     acknowledgeCheckov(
       fn.function,
       'CKV_AWS_117',
-      'Talks only to S3, KMS, CloudFront and CodePipeline APIs; a VPC would need four endpoints or a NAT and protects nothing here.',
+      'Talks only to S3, KMS, CloudFront, CodeBuild and CodePipeline APIs; a VPC would need five endpoints or a NAT and protects nothing here.',
     );
     acknowledgeCheckov(
       fn.function,
@@ -157,7 +191,7 @@ export class PublishFunction extends Construct {
     acknowledgeCheckov(
       fn.function,
       'CKV_AWS_173',
-      'The environment holds the bucket name, key ARN, distribution id, URL and branch names: no secrets; Lambda encrypts it at rest.',
+      'The environment holds the bucket name, key ARN, distribution id, URL, branch and pipeline names, project names and role ids: no secrets; Lambda encrypts it at rest.',
     );
     acknowledgeCheckov(
       fn.logGroup,
@@ -167,7 +201,16 @@ export class PublishFunction extends Construct {
     acknowledgeCheckov(
       fn.deadLetterQueue!,
       'CKV_AWS_27',
-      'Dead letters are publish invocations (a staging key and a branch name), no secrets; SQS-managed SSE encrypts them.',
+      'Dead letters are publish invocations (a build id, a pipeline run id, a staging key), no secrets; SQS-managed SSE encrypts them.',
     );
   }
+}
+
+/** The role of a release project: its unique id (the first half of its builds' `aws:userid`) and ARN. */
+function projectRole(project: codebuild.IProject): { roleId: string; roleArn: string } {
+  const role = project.role;
+  if (!(role instanceof iam.Role)) {
+    throw new Error(`PublishFunction: release project ${project.node.path} has no role of its own`);
+  }
+  return { roleId: role.roleId, roleArn: role.roleArn };
 }

@@ -19,6 +19,8 @@ export interface RollbackFunctionProps {
   readonly releaseBucket: s3.IBucket;
   /** The publish function, which moves pointers (it alone holds the signing key). */
   readonly publishFunction: lambda.IFunction;
+  /** The release branch: a rebuild is of it (its WATCHY_BRANCH). @default unset */
+  readonly releaseBranch?: string;
   /** Projects that rebuild a release whose artifact is gone, by `{binaryType}-{architecture}`. @default {} */
   readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
   /** The signing key: `status` verifies pointer signatures with its public key. @default none (unchecked) */
@@ -50,6 +52,7 @@ export class RollbackFunction extends Construct {
         [RELEASE_ENV.bucket]: props.releaseBucket.bucketName,
         [RELEASE_ENV.publishFunction]: props.publishFunction.functionName,
         ...(props.signingKey ? { [RELEASE_ENV.signingKeyArn]: props.signingKey.key.keyArn } : {}),
+        ...(props.releaseBranch ? { [RELEASE_ENV.releaseBranch]: props.releaseBranch } : {}),
         [RELEASE_ENV.rebuildProjects]: JSON.stringify(
           Object.fromEntries(Object.entries(projects).map(([key, project]) => [key, project.projectName])),
         ),

@@ -27,6 +27,8 @@ export interface PipelineStackProps extends StackProps {
   readonly artifactBucket: s3.IBucket;
   /** The publish Lambda (ReleaseControl stack): adds the Publish stage. @default no Publish stage */
   readonly publishFunction?: lambda.IFunction;
+  /** Physical name of the release pipeline; with a publish function, the one it trusts. @default generated */
+  readonly releasePipelineName?: string;
 }
 
 /** The release pipeline (pushes and manual runs) and the pull-request test pipeline. */
@@ -78,6 +80,7 @@ export class PipelineStack extends Stack {
     ];
     this.releasePipeline = new ReleasePipeline(this, 'Release', {
       source: props.connection,
+      pipelineName: props.releasePipelineName,
       releaseBranch: source.releaseBranch,
       integrationBranch: source.integrationBranch,
       triggerFilePaths: triggerFilePaths(sourcePaths),

@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { releaseFunctionNames } from '../../lambda/core/release/environment';
+import { releaseFunctionNames, releasePipelineName } from '../../lambda/core/release/environment';
 import type { WatchyConfig } from '../config';
 import { Bisect, type BisectSource } from '../constructs/bisect';
 import { BuildNotifications } from '../constructs/notifications';
@@ -49,6 +49,8 @@ export class ReleaseControlStack extends Stack {
   readonly publishFunction: lambda.IFunction;
   /** Invoke with `{"action": "emergency-rollback", "app": ..., "from": <the live version>, "requestId": ...}` (lambda/core/release/operations.ts). */
   readonly rollbackFunction: lambda.IFunction;
+  /** The name the release pipeline must have: the publish function reads that pipeline's runs. */
+  readonly releasePipelineName: string;
 
   constructor(scope: Construct, id: string, props: ReleaseControlStackProps) {
     super(scope, id, props);
@@ -57,6 +59,7 @@ export class ReleaseControlStack extends Stack {
     const names = releaseFunctionNames(props.stackPrefix);
     // The release bucket policy names these roles (Distribution stack): they must be exactly these.
     const writers = releaseWriterRoleNames(props.stackPrefix, this.region);
+    this.releasePipelineName = releasePipelineName(props.stackPrefix);
 
     this.topic = new ReleaseTopic(this, 'Notifications', {
       emails: props.releaseControl.notificationEmails,
@@ -73,6 +76,9 @@ export class ReleaseControlStack extends Stack {
       integrationBranch: props.source.integrationBranch,
       functionName: names.publish,
       roleName: writers.publish,
+      // The binary projects stage releases; the publisher trusts their builds and nothing else.
+      releaseProjects: Object.values(props.rebuildProjects ?? {}),
+      releasePipelineName: this.releasePipelineName,
     });
     this.publishFunction = publish.function;
     this.rollbackFunction = new RollbackFunction(this, 'Rollback', {
@@ -80,6 +86,7 @@ export class ReleaseControlStack extends Stack {
       publishFunction: publish.function,
       signingKey: this.signingKey,
       rebuildProjects: props.rebuildProjects,
+      releaseBranch: props.source.releaseBranch,
       functionName: names.rollback,
     }).function;
 
@@ -87,7 +94,8 @@ export class ReleaseControlStack extends Stack {
       ['publish', this.publishFunction],
       ['rollback', this.rollbackFunction],
     ]);
-    // CloudFormation names the pipelines `<stack>-<logical id>-<suffix>`: the Pipeline stack's start with this.
+    // The Pipeline stack's pipelines start with this: the release pipeline is named so
+    // (releasePipelineName), CloudFormation names the others `<stack>-<logical id>-<suffix>`.
     const pipelineNamePrefix = `${props.stackPrefix}-Pipeline-`;
     if (props.repository) {
       const bisect = new Bisect(this, 'Bisect', {

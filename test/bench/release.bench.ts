@@ -54,6 +54,7 @@ async function stage(world: ReleaseWorld, app: string, version: string, padMiB: 
     await stageDist(world.store, {
       dir: join(dir, 'dist'),
       session: `AROABENCH:AWSCodeBuild-${app}-${version}`,
+      branch: 'main',
     })
   ).key;
 }

@@ -30,7 +30,7 @@ import { parseMetadataJson } from '../../lambda/core/metadata';
 import { makeCheckout, ROOT, type Checkout } from '../examples/checkout';
 import { invokeBootstrap } from '../examples/lambda-runtime-api';
 import { startMoto } from '../support/moto-server';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 const WATCHY = join(ROOT, 'bin', 'watchy.ts');
 const ARCH: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
@@ -443,9 +443,10 @@ describe('watchy build rust', () => {
           AWS_SECRET_ACCESS_KEY: 'testing',
           AWS_REGION: 'us-east-1',
         };
+        // WATCHY_BRANCH: what the pipeline sets on its build actions, recorded in every request.
         const run = await watchyWithEnv(
           shared,
-          { WATCHY_RELEASE_BUCKET: 'watchy-releases', ...credentials },
+          { WATCHY_RELEASE_BUCKET: 'watchy-releases', WATCHY_BRANCH: 'main', ...credentials },
           'rust',
           '--arch',
           ARCH,
@@ -455,6 +456,14 @@ describe('watchy build rust', () => {
         expectCode(run, 0);
         const exported = /^\[watchy build\] exported WATCHY_PUBLISH_REQUEST=(\S+)$/m.exec(run.stdout)?.[1];
         expect(exported).toMatch(/^staging\//);
+        const batch = await s3.send(new GetObjectCommand({ Bucket: 'watchy-releases', Key: exported }));
+        const [first] = (JSON.parse(await batch.Body!.transformToString()) as { requests: string[] })
+          .requests;
+        const request = await s3.send(new GetObjectCommand({ Bucket: 'watchy-releases', Key: first }));
+        expect(JSON.parse(await request.Body!.transformToString())).toMatchObject({
+          branch: 'main',
+          buildId: expect.stringMatching(/^watchy-local-rust:[0-9a-f-]{36}$/),
+        });
         const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'watchy-releases' }));
         const keys = (listed.Contents ?? []).map((o) => o.Key ?? '');
         expect(keys).toContain(exported);

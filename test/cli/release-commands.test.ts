@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parseMetadataJson } from '../../lambda/core/metadata';
 import { toPublicKey, verifyMetadataSignature } from '../../lambda/core/signing';
 import { startMoto, type MotoServer } from '../support/moto-server';
@@ -79,7 +79,7 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
     const keys: string[] = [];
     for (const version of ['8.0.0', '8.1.0']) {
       const dist = await makePackage({ version });
-      const staged = await watchy(['stage', '--dist', dist, ...conn()]);
+      const staged = await watchy(['stage', '--dist', dist, '--branch', 'main', ...conn()]);
       expect(staged).toMatchObject({ code: 0 });
       const key = staged.stdout.trim();
       // The session is the caller's STS user id (moto's default identity).
@@ -181,7 +181,7 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
     });
 
     const dist = await makePackage({ version: '8.2.0' });
-    const key = (await watchy(['stage', '--dist', dist, ...conn()])).stdout.trim();
+    const key = (await watchy(['stage', '--dist', dist, '--branch', 'main', ...conn()])).stdout.trim();
     const published = await watchy([
       'publish',
       '--request-key',
@@ -226,11 +226,36 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
 
   test('stage of a directory without packages fails with one line', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'watchy-empty-'));
-    const run = await watchy(['stage', '--dist', empty, '--session', 's', ...conn()]);
+    const run = await watchy(['stage', '--dist', empty, '--session', 's', '--branch', 'main', ...conn()]);
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
       `watchy stage: no packages in ${empty} (expected watchy-{name}.json and its .gz)`,
     );
+  });
+
+  test('stage without a branch is a usage error (exit 2) and stages nothing: every request records its branch', async () => {
+    const dist = await makePackage({ version: '8.2.0' });
+    const run = await watchy(['stage', '--dist', dist, '--session', 'no-branch', ...conn()], {
+      WATCHY_BRANCH: '',
+      CODEBUILD_SOURCE_VERSION: '',
+    });
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr.trim()).toBe(
+      'watchy stage: missing --branch (or WATCHY_BRANCH): a staged request records the branch it was built from',
+    );
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'staging/no-branch/' }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  test('stage records the branch of a refs/heads/ CODEBUILD_SOURCE_VERSION when WATCHY_BRANCH is unset', async () => {
+    const dist = await makePackage({ version: '8.3.0' });
+    const run = await watchy(['stage', '--dist', dist, '--session', 'by-ref', ...conn()], {
+      WATCHY_BRANCH: '',
+      CODEBUILD_SOURCE_VERSION: 'refs/heads/develop',
+    });
+    expect(run.code).toBe(0);
+    const request = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: run.stdout.trim() }));
+    expect(JSON.parse(await request.Body!.transformToString())).toMatchObject({ branch: 'develop' });
   });
 
   test('publish with --endpoint-url but no signing key is a usage error (exit 2)', async () => {
@@ -314,6 +339,37 @@ describe('watchy release commands without --endpoint-url (the deployed functions
       path: '/2015-03-31/functions/Watchy-Prod-rollback/invocations',
       body: { action: 'list' },
     });
+  });
+
+  test('publish names the build: it invokes {prefix}-publish with the build id (and key) only, never a branch', async () => {
+    const buildId = 'Watchy-Build-ProjectsNuitkaX8664:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
+    const run = await watchy(['publish', '--build-id', buildId], { AWS_ENDPOINT_URL_LAMBDA: endpoint });
+    expect(run).toMatchObject({ code: 0 });
+    expect(calls.at(-1)).toEqual({
+      path: '/2015-03-31/functions/Watchy-publish/invocations',
+      body: { buildId },
+    });
+    const key =
+      'staging/AROA5NUITKAX8664ROLE1:AWSCodeBuild-0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9/publish-batch.json';
+    await watchy(['publish', '--build-id', buildId, '--request-key', key], {
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+    });
+    expect(calls.at(-1)?.body).toEqual({ buildId, requestKey: key });
+  });
+
+  test('publish --branch without --endpoint-url is a usage error (exit 2): the function takes the branch from the build', async () => {
+    const before = calls.length;
+    const run = await watchy(
+      ['publish', '--request-key', 'staging/x/y/1.0.0/publish-request.json', '--branch', 'main'],
+      {
+        AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      'watchy publish: without --endpoint-url, name the build (--build-id): the publish function takes its branch from the build, never from --branch',
+    );
+    expect(calls.length).toBe(before);
   });
 
   test("the function's error comes back as one line and exit 1; the rollback says what status showed when it started", async () => {

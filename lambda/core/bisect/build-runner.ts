@@ -50,6 +50,8 @@ export interface BuildInfo {
   readonly logsLink?: string;
   readonly startTime?: Date;
   readonly initiator?: string;
+  /** The IAM role the build ran as (CodeBuild reports its ARN). */
+  readonly serviceRole?: string;
 }
 
 export interface BuildRunner {
@@ -144,5 +146,6 @@ export function toBuildInfo(build: Build): BuildInfo {
     logsLink: build.logs?.deepLink,
     startTime: build.startTime,
     initiator: build.initiator,
+    serviceRole: build.serviceRole,
   };
 }

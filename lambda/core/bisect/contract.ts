@@ -4,7 +4,7 @@
  * its manual-start event.
  */
 import { STATE_PREFIX } from '../artifacts';
-import { WATCHY_APP, WATCHY_ARCH, WATCHY_MODE, type BuildMode } from '../build-env';
+import { WATCHY_APP, WATCHY_ARCH, WATCHY_BRANCH, WATCHY_MODE, type BuildMode } from '../build-env';
 
 /** Build mode variable: a bisect step runs with `verify` (build and verify; never stage or publish). */
 export const MODE_VARIABLE = WATCHY_MODE;
@@ -16,7 +16,7 @@ export const ARCH_VARIABLE = WATCHY_ARCH;
  * Branch of a build, when the pipeline passes it (`#{SourceVariables.BranchName}`); builds whose
  * source version is `refs/heads/<branch>` need not set it.
  */
-export const BRANCH_VARIABLE = 'WATCHY_BRANCH';
+export const BRANCH_VARIABLE = WATCHY_BRANCH;
 /** Variables copied from the failing build onto every bisect step. */
 export const COPIED_VARIABLES = [APP_VARIABLE, ARCH_VARIABLE] as const;
 

@@ -19,6 +19,13 @@ export const RELEASE_ENV = {
   publishFunction: 'WATCHY_PUBLISH_FUNCTION',
   /** JSON object `{"nuitka-x86_64": "<CodeBuild project>", ...}`: where rebuilds run; rollback only. */
   rebuildProjects: 'WATCHY_REBUILD_PROJECTS',
+  /**
+   * JSON object `{"<CodeBuild project>": {"roleId": "AROA…", "roleArn": "arn:…"}, ...}`: the release
+   * build projects and their roles, whose builds publish may publish (trusted-build.ts); publish only.
+   */
+  releaseProjects: 'WATCHY_RELEASE_PROJECTS',
+  /** Name of the release pipeline, whose runs publish reads (releasePipelineName); publish only. */
+  releasePipeline: 'WATCHY_RELEASE_PIPELINE',
   /** Powertools Metrics namespace. */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
@@ -29,6 +36,15 @@ export const RELEASE_METRICS_NAMESPACE = 'Watchy/Releases';
 /** Physical function names (the CLI finds them without CloudFormation): `{stack prefix}-publish`. */
 export function releaseFunctionNames(stackPrefix: string): { publish: string; rollback: string } {
   return { publish: `${stackPrefix}-publish`, rollback: `${stackPrefix}-rollback` };
+}
+
+/**
+ * The release pipeline's physical name, `{stack prefix}-Pipeline-Release`: fixed at synth so that
+ * release control (deployed before the pipeline) can trust and read its runs without referencing
+ * the Pipeline stack.
+ */
+export function releasePipelineName(stackPrefix: string): string {
+  return `${stackPrefix}-Pipeline-Release`;
 }
 
 /** Reads a required variable or throws naming it. */

@@ -18,3 +18,4 @@ export * from './environment';
 export * from './rebuild';
 export * from './invoke';
 export * from './stage';
+export * from './trusted-build';

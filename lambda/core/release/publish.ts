@@ -6,6 +6,10 @@
  * decompressed), the staged metadata is read, hashed and cross-checked field by field. Versioned keys
  * are created once (`If-None-Match: *`); the same request again finds identical objects and changes
  * nothing, a different artifact for an existing version is refused and nothing is overwritten.
+ *
+ * Nor is the caller trusted in the deployed publisher (`publishBuild`): it publishes only from the
+ * staging prefix of a build it learnt from CodePipeline or CodeBuild (trusted-build.ts), and only a
+ * request that records that build, its branch and its commit.
  */
 import {
   MAX_METADATA_BYTES,
@@ -25,14 +29,18 @@ import {
   expectedStagedKeys,
   parsePublishBatchJson,
   parsePublishInvocation,
+  parsePublishableKey,
   parsePublishRequestJson,
   sessionPrefixOf,
   PUBLISH_BATCH_FILE,
+  PUBLISH_REQUEST_FILE,
   MAX_PUBLISH_REQUEST_BYTES,
   type PublishRequest,
 } from './request';
 import { readVerified, readVerifiedArtifact, sha256Hex } from './verify';
 import { loadVersionedTarget } from './targets';
+import { readHistory } from './history';
+import type { TrustedBuild } from './trusted-build';
 
 export interface PublishSettings {
   /** Builds of this branch are promoted to the latest pointer. */
@@ -67,9 +75,18 @@ export interface PublishOutcome {
   readonly results: readonly PublishResult[];
 }
 
+/** What the publisher holds against a request: the branch, and in the deployed publisher the build. */
+interface PublishFacts {
+  readonly branch: string;
+  /** The build the key was staged by, learnt from CodePipeline or CodeBuild. @default none (`--endpoint-url`) */
+  readonly build?: TrustedBuild;
+}
+
 /**
- * Publishes what `invocation.requestKey` names: one publish request, or a batch of them (a Rust
- * workspace build stages one request per Lambda binary and one batch listing them), in order.
+ * Publishes what `invocation.requestKey` names on `invocation.branch`: `watchy publish
+ * --endpoint-url`, an operator who holds the bucket and the key already. One publish request, or a
+ * batch of them (a Rust workspace build stages one request per Lambda binary and one batch listing
+ * them), in order.
  */
 export async function publish(
   deps: ReleaseDeps,
@@ -77,8 +94,57 @@ export async function publish(
   invocation: unknown,
 ): Promise<PublishOutcome> {
   const { requestKey, branch } = parsePublishInvocation(invocation);
+  return publishKey(deps, settings, requestKey, { branch });
+}
+
+/**
+ * Publishes what a trusted build staged: `requestKey` if given (by the operator, or by the build
+ * itself through its WATCHY_PUBLISH_REQUEST output), which must lie under the build's own staging
+ * prefix; else the batch or the one request staged there. The branch is the build's, never the
+ * caller's: a bare-commit build outside the pipeline counts as the release branch only for a commit
+ * that artifact was already released from.
+ */
+export async function publishBuild(
+  deps: ReleaseDeps,
+  settings: PublishSettings,
+  build: TrustedBuild,
+  requestKey: string | undefined = build.requestKey,
+): Promise<PublishOutcome> {
+  const key = parsePublishableKey(requestKey ?? (await stagedKeyOf(deps, build)));
+  if (!key.startsWith(build.stagingPrefix)) {
+    throw new ReleaseError(
+      'invalid-request',
+      `${key} is outside the staging prefix of build ${build.buildId} (${build.stagingPrefix}); nothing was published`,
+    );
+  }
+  const branch = build.branch.from === 'released-commit' ? settings.releaseBranch : build.branch.name;
+  return publishKey(deps, settings, key, { branch, build });
+}
+
+/** The batch a build staged, else its one request. */
+async function stagedKeyOf(deps: ReleaseDeps, build: TrustedBuild): Promise<string> {
+  const batch = `${build.stagingPrefix}${PUBLISH_BATCH_FILE}`;
+  if (await deps.store.head(batch)) return batch;
+  const requests = (await deps.store.list(build.stagingPrefix)).keys.filter((k) =>
+    k.endsWith(`/${PUBLISH_REQUEST_FILE}`),
+  );
+  if (requests.length === 1) return requests[0]!;
+  throw new ReleaseError(
+    requests.length === 0 ? 'not-found' : 'invalid-request',
+    requests.length === 0
+      ? `build ${build.buildId} staged no publish request under ${build.stagingPrefix}`
+      : `build ${build.buildId} staged ${requests.length} publish requests and no batch; name one with --request-key`,
+  );
+}
+
+async function publishKey(
+  deps: ReleaseDeps,
+  settings: PublishSettings,
+  requestKey: string,
+  facts: PublishFacts,
+): Promise<PublishOutcome> {
   if (!requestKey.endsWith(`/${PUBLISH_BATCH_FILE}`)) {
-    return { results: [await publishOne(deps, settings, requestKey, branch)] };
+    return { results: [await publishOne(deps, settings, requestKey, facts)] };
   }
   const object = await deps.store.get(requestKey, MAX_PUBLISH_REQUEST_BYTES).catch((error: unknown) => {
     if (error instanceof ReleaseError)
@@ -101,7 +167,7 @@ export async function publish(
     }
   }
   const results: PublishResult[] = [];
-  for (const key of batch.requests) results.push(await publishOne(deps, settings, key, branch));
+  for (const key of batch.requests) results.push(await publishOne(deps, settings, key, facts));
   return { results };
 }
 
@@ -109,9 +175,10 @@ async function publishOne(
   deps: ReleaseDeps,
   settings: PublishSettings,
   requestKey: string,
-  branch: string,
+  facts: PublishFacts,
 ): Promise<PublishResult> {
   const { store } = deps;
+  const { branch } = facts;
   if (branch !== settings.releaseBranch && branch !== settings.integrationBranch) {
     throw new ReleaseError(
       'conflict',
@@ -126,13 +193,8 @@ async function publishOne(
   if (!requestObject)
     throw new ReleaseError('not-found', `publish request s3://${store.bucket}/${requestKey} does not exist`);
   const request = parsePublishRequestJson(requestObject.body);
-  if (request.branch !== undefined && request.branch !== branch) {
-    throw new ReleaseError(
-      'conflict',
-      `publish request says branch ${request.branch}, the invocation says ${branch}`,
-    );
-  }
   checkStagedKeys(request, requestKey);
+  await checkFacts(deps, request, facts);
 
   const ref = artifactRefOf(request);
   const keys = releaseKeys(ref, request.version);
@@ -165,6 +227,40 @@ async function publishOne(
 
   const outcome = await promote(deps, ref, request, { metadata: versionedMetadata, gz });
   return { ...base, ...describePromotion(outcome) };
+}
+
+/** The request must record the facts the publisher holds: branch, and the build and its commit. */
+async function checkFacts(deps: ReleaseDeps, request: PublishRequest, facts: PublishFacts): Promise<void> {
+  const { build, branch } = facts;
+  if (request.branch !== branch) {
+    throw new ReleaseError(
+      'conflict',
+      `publish request says branch ${request.branch}, ${build ? `build ${build.buildId} is of` : 'the invocation says'} ${branch}`,
+    );
+  }
+  if (!build) return;
+  if (request.buildId !== build.buildId) {
+    throw new ReleaseError(
+      'conflict',
+      `publish request says build ${request.buildId}, but build ${build.buildId} staged it`,
+    );
+  }
+  if (build.sourceRevision !== undefined && request.sourceRevision !== build.sourceRevision) {
+    throw new ReleaseError(
+      'conflict',
+      `publish request says commit ${request.sourceRevision}, build ${build.buildId} built ${build.sourceRevision}`,
+    );
+  }
+  if (build.branch.from === 'released-commit') {
+    const ref = artifactRefOf(request);
+    const { history } = await readHistory(deps.store, ref);
+    if (!history.entries.some((entry) => entry.sourceRevision === request.sourceRevision)) {
+      throw new ReleaseError(
+        'conflict',
+        `build ${build.buildId} built commit ${request.sourceRevision} outside the pipeline, and no release of ${artifactName(ref)} came from it: only the pipeline publishes a new commit`,
+      );
+    }
+  }
 }
 
 function describePromotion(
@@ -250,6 +346,9 @@ async function readStagedMetadata(deps: ReleaseDeps, request: PublishRequest): P
     ['build_time', staged.build_time, request.package.build_time],
     ['python_version', staged.python_version, request.package.python_version],
   ];
+  if (staged.build_id !== undefined) expectations.push(['build_id', staged.build_id, request.buildId]);
+  if (staged.source_revision !== undefined)
+    expectations.push(['source_revision', staged.source_revision, request.sourceRevision]);
   if (staged.compressed_sha256 !== undefined)
     expectations.push(['compressed_sha256', staged.compressed_sha256, request.binary.sha256]);
   if (staged.compressed_size !== undefined)

@@ -5,7 +5,7 @@
  * and a new build's bytes would not match them.
  */
 import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { WATCHY_APP, WATCHY_MODE, WATCHY_VERSION } from '../build-env';
+import { WATCHY_APP, WATCHY_BRANCH, WATCHY_MODE, WATCHY_VERSION } from '../build-env';
 import type { ArtifactRef } from '../artifacts';
 import { ReleaseError } from './errors';
 
@@ -41,6 +41,11 @@ export class CodeBuildRebuilder {
     /** `rebuildProjectKey` -> CodeBuild project name. */
     private readonly projects: Readonly<Record<string, string>>,
     private readonly clock: () => Date = () => new Date(),
+    /**
+     * Recorded as the rebuild's WATCHY_BRANCH: a rebuild remakes a release, so it is of the release
+     * branch (the publisher accepts it as such only for a commit that was released). @default unset
+     */
+    private readonly releaseBranch?: string,
   ) {}
 
   async start(request: RebuildRequest): Promise<StartedRebuild> {
@@ -62,6 +67,9 @@ export class CodeBuildRebuilder {
             type: 'PLAINTEXT',
           },
           { name: WATCHY_VERSION, value: version, type: 'PLAINTEXT' },
+          ...(this.releaseBranch
+            ? [{ name: WATCHY_BRANCH, value: this.releaseBranch, type: 'PLAINTEXT' as const }]
+            : []),
         ],
       }),
     );

@@ -5,7 +5,9 @@
  * Staged keys: `staging/{build session}/{artifact name}/{version}/{file}`, where the build session
  * is the STS user id of the build (`{role id}:AWSCodeBuild-{uuid}`), the only prefix the build's
  * role may write. The publisher accepts a request only if the request and every object it names sit
- * under that one prefix, so a build can never promote what another build staged.
+ * under that one prefix, so a build can never promote what another build staged; and, in the
+ * deployed publisher, only under the prefix of the build it learnt from CodePipeline or CodeBuild
+ * (trusted-build.ts), so a caller can never choose whose staging is published.
  */
 import { z } from 'zod';
 import {
@@ -42,6 +44,7 @@ const version = z
   .string()
   .max(128)
   .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
+const branchName = z.string().min(1).max(255);
 /** A key under `staging/`, with no empty, `.` or `..` segments. */
 const stagedKey = z
   .string()
@@ -68,8 +71,8 @@ export const PublishRequestSchema = z.strictObject({
   sourceRevision: z.string().regex(/^[0-9a-f]{7,64}$/, { message: 'expected a git commit id (hex)' }),
   /** CodeBuild build id (`project:uuid`) or any id of the build that staged the objects. */
   buildId: z.string().min(1).max(256),
-  /** Branch the build ran for, as the build saw it; the pipeline's own value wins when both are given. */
-  branch: z.string().min(1).max(255).optional(),
+  /** Branch the build ran for, as the build saw it; it must match the branch the publisher trusts. */
+  branch: branchName,
   /** The staged `.gz`: its size and sha256 (compressed), plus the raw binary's size and sha256. */
   binary: StagedObjectSchema.extend({
     rawSize: z.number().int().min(1).max(MAX_RAW_BYTES),
@@ -105,19 +108,69 @@ export const PublishBatchSchema = z.strictObject({
 });
 export type PublishBatch = z.output<typeof PublishBatchSchema>;
 
-/** How the publish core is invoked: the pipeline's UserParameters, a direct Lambda call, the CLI. */
+/** What may be published: one request, or a batch directly under `staging/{session}/`. */
+const publishableKey = stagedKey.refine(
+  (key) =>
+    key.endsWith(`/${PUBLISH_REQUEST_FILE}`) ||
+    (key.endsWith(`/${PUBLISH_BATCH_FILE}`) && key.split('/').length === 3),
+  {
+    message: `expected a key ending in /${PUBLISH_REQUEST_FILE} or staging/{session}/${PUBLISH_BATCH_FILE}`,
+  },
+);
+
+/**
+ * The in-process publish of `watchy publish --endpoint-url` (an operator with the bucket and the key
+ * in hand): the key and the branch as given. The deployed publisher never takes a branch.
+ */
 export const PublishInvocationSchema = z.strictObject({
-  requestKey: stagedKey.refine(
-    (key) =>
-      key.endsWith(`/${PUBLISH_REQUEST_FILE}`) ||
-      (key.endsWith(`/${PUBLISH_BATCH_FILE}`) && key.split('/').length === 3),
-    {
-      message: `expected a key ending in /${PUBLISH_REQUEST_FILE} or staging/{session}/${PUBLISH_BATCH_FILE}`,
-    },
-  ),
-  branch: z.string().min(1).max(255),
+  requestKey: publishableKey,
+  branch: branchName,
 });
 export type PublishInvocation = z.output<typeof PublishInvocationSchema>;
+
+/** A CodeBuild build id: `{project}:{build uuid}`. */
+export const BUILD_ID_PATTERN =
+  /^([A-Za-z0-9][A-Za-z0-9_-]{1,254}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const buildId = z.string().max(300).regex(BUILD_ID_PATTERN, {
+  message: 'expected a CodeBuild build id ({project}:{uuid})',
+});
+
+/**
+ * A direct invocation of the deployed publisher (`watchy publish --build-id`): the build to publish,
+ * and optionally which of its staged keys. Everything else (branch, commit, staging prefix) the
+ * publisher learns from CodeBuild and the pipeline.
+ */
+export const PublishBuildInvocationSchema = z.strictObject({
+  buildId,
+  requestKey: publishableKey.optional(),
+});
+export type PublishBuildInvocation = z.output<typeof PublishBuildInvocationSchema>;
+
+/**
+ * The Publish action's UserParameters, written at synth: the run (resolved by the pipeline service)
+ * and the static name of the build action whose output it publishes.
+ */
+export const PublishJobParametersSchema = z.strictObject({
+  pipelineExecutionId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+    message: 'expected a pipeline execution id (a UUID)',
+  }),
+  buildAction: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'expected an action name' }),
+});
+export type PublishJobParameters = z.output<typeof PublishJobParametersSchema>;
+
+/** `{project, uuid}` of a build id, or undefined when it is not one. */
+export function parseBuildId(id: string): { project: string; uuid: string } | undefined {
+  const match = BUILD_ID_PATTERN.exec(id);
+  return match ? { project: match[1]!, uuid: match[2]! } : undefined;
+}
+
+/**
+ * The only prefix a CodeBuild build could write: `staging/{role id}:AWSCodeBuild-{uuid}/`, its
+ * `aws:userid` under its project's role (docs/decisions/004-build-isolation.md).
+ */
+export function buildStagingPrefix(roleId: string, buildUuid: string): string {
+  return `${STAGING_PREFIX}/${roleId}:AWSCodeBuild-${buildUuid}/`;
+}
 
 export function artifactRefOf(
   request: Pick<PublishRequest, 'app' | 'binaryType' | 'architecture'>,
@@ -191,6 +244,26 @@ export function parsePublishRequest(value: unknown): PublishRequest {
 
 export function parsePublishInvocation(value: unknown): PublishInvocation {
   return parseWith(PublishInvocationSchema, value, 'publish invocation');
+}
+
+/** A direct invocation of the deployed publisher; a branch in it is refused by name. */
+export function parsePublishBuildInvocation(value: unknown): PublishBuildInvocation {
+  if (typeof value === 'object' && value !== null && 'branch' in value) {
+    throw new ReleaseError(
+      'invalid-request',
+      'invalid publish invocation: name the build (buildId), not a branch: the publisher takes the branch from the pipeline or CodeBuild',
+    );
+  }
+  return parseWith(PublishBuildInvocationSchema, value, 'publish invocation');
+}
+
+/** A key to publish (a request, or a batch directly under its session), however it was named. */
+export function parsePublishableKey(value: unknown): string {
+  return parseWith(publishableKey, value, 'publish request key');
+}
+
+export function parsePublishJobParameters(value: unknown): PublishJobParameters {
+  return parseWith(PublishJobParametersSchema, value, 'Publish action UserParameters');
 }
 
 /** zod parse with the first issue as one line: `invalid {what}: {path}: {message}[, got {value}]`. */

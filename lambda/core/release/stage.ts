@@ -32,10 +32,10 @@ export interface StageOptions {
   readonly session: string;
   /** Used when the metadata has no `source_revision`. @default none */
   readonly sourceRevision?: string;
-  /** Used when the metadata has no `build_id`. @default none */
+  /** This build's id: used when the metadata has no `build_id`, and must match it when it has. @default none */
   readonly buildId?: string;
-  /** Recorded in the request; the pipeline's value wins at publish time. @default none */
-  readonly branch?: string;
+  /** The branch the build is of, recorded in every request; the publisher checks it against the branch it trusts. */
+  readonly branch: string;
 }
 
 export interface StageResult {
@@ -152,6 +152,12 @@ export async function findPackages(dir: string): Promise<LocalPackage[]> {
 
 function requestFor(pkg: LocalPackage, options: StageOptions): PublishRequest {
   const folder = stagingFolder(options.session, pkg.ref, pkg.metadata.version);
+  if (options.buildId && pkg.metadata.build_id && pkg.metadata.build_id !== options.buildId) {
+    throw new ReleaseError(
+      'invalid-request',
+      `${pkg.metadataName} was packaged by build ${pkg.metadata.build_id}, not by this build ${options.buildId}`,
+    );
+  }
   const sourceRevision = pkg.metadata.source_revision ?? options.sourceRevision;
   const buildId = pkg.metadata.build_id ?? options.buildId;
   if (!sourceRevision)
@@ -169,7 +175,7 @@ function requestFor(pkg: LocalPackage, options: StageOptions): PublishRequest {
     binaryType: pkg.ref.binaryType,
     sourceRevision,
     buildId,
-    ...(options.branch ? { branch: options.branch } : {}),
+    branch: options.branch,
     binary: {
       key: `${folder}${pkg.gzName}`,
       size: pkg.gz.length,

@@ -291,6 +291,10 @@ describe('the real buildspecs', () => {
       expect(stage[0]).toContain('"$WATCHY_MODE" != release');
       expect(stage[0]).toContain('-z "${WATCHY_RELEASE_BUCKET:-}"');
       expect(stage[0]).toContain('CODEBUILD_BUILD_SUCCEEDING');
+      // The request records this build's id and branch, which the publisher checks against
+      // CodeBuild's and the pipeline's own record of the build.
+      expect(stage[0]).toContain('--build-id "$CODEBUILD_BUILD_ID"');
+      expect(stage[0]).toContain(`\${${buildEnv.WATCHY_BRANCH}:+--branch "$${buildEnv.WATCHY_BRANCH}"}`);
       expect(spec.artifacts?.['base-directory']).toBe('dist');
       for (const path of spec.cache?.paths ?? [])
         expect(path).toMatch(/^\/root\/\.(cache\/watchy|cargo)\/[a-z-]+\/\*\*\/\*$/);

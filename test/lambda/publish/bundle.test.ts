@@ -52,7 +52,7 @@ describe('bundled handlers', () => {
       ),
     ).toBe('function');
     expect(
-      invoke(file, { requestKey: 'staging/s/slack-monitor/1.0.0/publish-request.json', branch: 'main' }),
+      invoke(file, { buildId: 'watchy-nuitka-x86_64:00000000-0000-4000-8000-000000000000' }),
     ).toEqual({
       ok: false,
       text: 'environment variable WATCHY_RELEASE_BUCKET is not set',

@@ -1,19 +1,26 @@
 /**
  * The publish Lambda's adapter over moto: CodePipeline jobs, direct invocations and forwarded
  * pointer operations. CodePipeline job results go to an in-process recorder behind the JobReporter
- * interface, because moto implements no PutJobSuccessResult/PutJobFailureResult.
+ * interface, because moto implements no PutJobSuccessResult/PutJobFailureResult; the pipeline's run
+ * history comes from the local CodePipeline endpoint (moto has no ListActionExecutions); builds are
+ * moto's.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { handlePublishEvent, type JobReporter, type PublishHandlerDeps } from '../../../lambda/publish/index';
 import { PowertoolsReleaseTelemetry } from '../../../lambda/core/release/telemetry';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startMoto, type MotoServer } from '../../support/moto-server';
+import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
 import {
-  closeReleaseWorld,
-  packageAndStage,
-  releaseWorld,
-  SETTINGS,
-  type ReleaseWorld,
-} from '../core/release/fixtures';
+  addRun,
+  BUILD_ACTION,
+  MAIN_COMMIT,
+  prefixOf,
+  stageAsBuild,
+  startBuild,
+  trustWorld,
+  type TrustWorld,
+} from '../core/release/trusted-fixtures';
 
 class RecordingJobReporter implements JobReporter {
   readonly calls: { kind: 'success' | 'failure'; jobId: string; text: string }[] = [];
@@ -27,6 +34,7 @@ class RecordingJobReporter implements JobReporter {
 
 let moto: MotoServer;
 let world: ReleaseWorld;
+let tw: TrustWorld;
 let jobs: RecordingJobReporter;
 let emf: string[];
 let deps: PublishHandlerDeps;
@@ -34,6 +42,7 @@ let deps: PublishHandlerDeps;
 beforeAll(async () => {
   moto = await startMoto();
   world = await releaseWorld(moto);
+  tw = await trustWorld(moto);
 });
 beforeEach(() => {
   jobs = new RecordingJobReporter();
@@ -49,6 +58,7 @@ beforeEach(() => {
   deps = {
     release: { ...world.deps, telemetry: new PowertoolsReleaseTelemetry(metrics) },
     settings: SETTINGS,
+    trust: tw.trust,
     jobs,
   };
 });
@@ -58,8 +68,17 @@ afterEach(() => {
   delete process.env.POWERTOOLS_METRICS_DISABLED;
 });
 afterAll(async () => {
+  await tw?.close();
   await closeReleaseWorld(world, moto);
 });
+
+async function released(): Promise<string[]> {
+  const out = await world.s3.send(new ListObjectsV2Command({ Bucket: world.store.bucket }));
+  return (out.Contents ?? [])
+    .map((o) => o.Key!)
+    .filter((k) => k.startsWith('binaries/') || k.startsWith('state/'))
+    .sort();
+}
 
 const job = (id: string, parameters: unknown) => ({
   'CodePipeline.job': {
@@ -75,9 +94,19 @@ const job = (id: string, parameters: unknown) => ({
 });
 
 describe('publish handler', () => {
-  test('CodePipeline job (recorded job results: moto has no PutJob* APIs): success with a one-line summary', async () => {
-    const requestKey = await packageAndStage(world, { version: '6.0.0' }, 'AROATEST:AWSCodeBuild-h1');
-    const result = await handlePublishEvent(deps, job('job-1', { requestKey, branch: 'main' }));
+  test('CodePipeline job (recorded job results: moto has no PutJob* APIs): the run’s build is published, one-line summary', async () => {
+    const buildId = await startBuild(tw, MAIN_COMMIT);
+    const requestKey = await stageAsBuild(
+      world,
+      buildId,
+      { version: '6.0.0', sourceRevision: MAIN_COMMIT },
+      'main',
+    );
+    const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId, requestKey });
+    const result = await handlePublishEvent(
+      deps,
+      job('job-1', { pipelineExecutionId: run, buildAction: BUILD_ACTION }),
+    );
     expect(result).toEqual({ jobId: 'job-1' });
     expect(jobs.calls).toEqual([
       {
@@ -88,31 +117,52 @@ describe('publish handler', () => {
     ]);
   });
 
-  test('CodePipeline job with a refused request: PutJobFailureResult with the one-line reason, no throw', async () => {
+  test('CodePipeline job whose build names another build’s request: PutJobFailureResult with the one-line reason, nothing written', async () => {
+    const other = await startBuild(tw, 'refs/heads/develop');
+    const otherKey = await stageAsBuild(world, other, { version: '6.0.1' }, 'develop');
+    const buildId = await startBuild(tw, MAIN_COMMIT);
+    const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId, requestKey: otherKey });
+    const before = await released();
     const result = await handlePublishEvent(
       deps,
-      job('job-2', { requestKey: 'staging/x/../publish-request.json', branch: 'main' }),
+      job('job-2', { pipelineExecutionId: run, buildAction: BUILD_ACTION }),
     );
-    expect(result).toMatchObject({ jobId: 'job-2' });
+    const reason = `${otherKey} is outside the staging prefix of build ${buildId} (${prefixOf(buildId)}); nothing was published`;
+    expect(result).toEqual({ jobId: 'job-2', failed: reason });
+    expect(jobs.calls).toEqual([{ kind: 'failure', jobId: 'job-2', text: reason }]);
+    expect(await released()).toEqual(before);
+  });
+
+  test('CodePipeline job with the old UserParameters (the build’s request key and a branch) is refused', async () => {
+    const before = await released();
+    await handlePublishEvent(
+      deps,
+      job('job-3', {
+        requestKey: 'staging/AROATEST:AWSCodeBuild-1/slack-monitor/6.0.0/publish-request.json',
+        branch: 'main',
+      }),
+    );
     expect(jobs.calls).toHaveLength(1);
-    expect(jobs.calls[0]).toMatchObject({ kind: 'failure', jobId: 'job-2' });
-    expect(jobs.calls[0]!.text).toMatch(
-      /^invalid publish invocation: requestKey: expected a key under staging\//,
+    expect(jobs.calls[0]).toMatchObject({ kind: 'failure', jobId: 'job-3' });
+    expect(jobs.calls[0]!.text).toBe(
+      'invalid Publish action UserParameters: pipelineExecutionId: required field is missing',
     );
+    expect(await released()).toEqual(before);
   });
 
   test('CodePipeline job whose UserParameters are not JSON fails the job', async () => {
-    await handlePublishEvent(deps, job('job-3', '{oops'));
+    await handlePublishEvent(deps, job('job-4', '{oops'));
     expect(jobs.calls).toEqual([
-      { kind: 'failure', jobId: 'job-3', text: 'UserParameters are not JSON: {oops' },
+      { kind: 'failure', jobId: 'job-4', text: 'UserParameters are not JSON: {oops' },
     ]);
   });
 
-  test('direct invocation returns the outcome and emits Publishes and BinarySize metrics', async () => {
-    const requestKey = await packageAndStage(world, { version: '6.1.0' }, 'AROATEST:AWSCodeBuild-h2');
-    const outcome = await handlePublishEvent(deps, { requestKey, branch: 'develop' });
+  test('direct invocation by build id returns the outcome and emits Publishes and BinarySize metrics', async () => {
+    const buildId = await startBuild(tw, 'refs/heads/develop');
+    await stageAsBuild(world, buildId, { version: '6.1.0' }, 'develop');
+    const outcome = await handlePublishEvent(deps, { buildId });
     expect(outcome).toMatchObject({
-      results: [{ version: '6.1.0', versioned: 'created', pointer: 'not-promoted' }],
+      results: [{ version: '6.1.0', branch: 'develop', versioned: 'created', pointer: 'not-promoted' }],
     });
     const documents = emf.map((line) => JSON.parse(line) as Record<string, unknown>);
     const names = documents.flatMap((d) =>
@@ -127,9 +177,19 @@ describe('publish handler', () => {
     expect(jobs.calls).toEqual([]);
   });
 
+  test('a direct invocation naming a key and a branch (a develop build’s request as main) is refused, nothing written', async () => {
+    const buildId = await startBuild(tw, 'refs/heads/develop');
+    const requestKey = await stageAsBuild(world, buildId, { version: '6.2.0' }, 'develop');
+    const before = await released();
+    await expect(handlePublishEvent(deps, { requestKey, branch: 'main' })).rejects.toThrow(
+      /^invalid publish invocation: name the build \(buildId\), not a branch: the publisher takes the branch from the pipeline or CodeBuild$/,
+    );
+    expect(await released()).toEqual(before);
+  });
+
   test('direct invocation with a bad event throws one line', async () => {
-    await expect(handlePublishEvent(deps, { requestKey: 42, branch: 'main' })).rejects.toThrow(
-      /^invalid publish invocation: requestKey: .*expected string/i,
+    await expect(handlePublishEvent(deps, { buildId: 42 })).rejects.toThrow(
+      /^invalid publish invocation: buildId: .*expected string/i,
     );
   });
 

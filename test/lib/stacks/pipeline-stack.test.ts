@@ -10,12 +10,14 @@ import {
   DEFAULT_VERSION,
   WATCHY_APP,
   WATCHY_ARCH,
+  WATCHY_BRANCH,
   WATCHY_ECR_REPOSITORY_URI,
   WATCHY_IMAGE_DIGEST,
   WATCHY_VERSION,
   devVersion,
   resolveBuildVersion,
 } from '../../../lambda/core/build-env';
+import { releasePipelineName } from '../../../lambda/core/release/environment';
 import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '../../../lambda/core/versions';
 import { projectKeys } from '../../../lib/constructs/build-projects';
 import {
@@ -153,6 +155,8 @@ describe('release pipeline', () => {
         [WATCHY_APP]: target.app,
         [WATCHY_ARCH]: target.architecture,
         [WATCHY_VERSION]: '#{TestVariables.WATCHY_VERSION}',
+        // Recorded in the staged request; the publisher compares it with the run's own branch.
+        [WATCHY_BRANCH]: '#{SourceVariables.BranchName}',
       });
     }
   });
@@ -175,7 +179,7 @@ describe('release pipeline', () => {
     }
   });
 
-  test('with a publish function: a Publish stage invokes it once per binary build with its publish request and branch', () => {
+  test('with a publish function: a Publish stage invokes it once per binary build, naming the run and the build action, nothing the build outputs', () => {
     const pipeline = releasePipeline(withPublish.pipelineJson);
     expect(pipeline.Stages.map((s: any) => s.Name)).toEqual(['Source', 'Test', 'Build', 'Scan', 'Publish']);
     const actions = stage(pipeline, 'Publish').Actions;
@@ -183,11 +187,21 @@ describe('release pipeline', () => {
     for (const action of actions) {
       expect(action.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'Lambda' });
       const build = action.Name.replace(/^publish-/, '');
+      // The run id is resolved by the pipeline service, the action name written at synth: the
+      // publisher reads that action's build, branch and commit from CodePipeline and CodeBuild.
       expect(JSON.parse(action.Configuration.UserParameters)).toEqual({
-        requestKey: `#{${build}.WATCHY_PUBLISH_REQUEST}`,
-        branch: '#{SourceVariables.BranchName}',
+        pipelineExecutionId: '#{codepipeline.PipelineExecutionId}',
+        buildAction: build,
       });
     }
+  });
+
+  test('the release pipeline has the fixed name release control trusts (it cannot reference this stack)', () => {
+    expect(releasePipeline(withPublish.pipelineJson).Name).toBe(releasePipelineName('Watchy'));
+    expect(releasePipelineName('Watchy')).toBe('Watchy-Pipeline-Release');
+    expect(() => fixture({ publishFunction: true, releasePipelineName: '' })).toThrow(
+      'ReleasePipeline: a Publish stage needs the pipeline name the publish function trusts',
+    );
   });
 
   test("the pipeline adds nothing to the publish function's role (its job-result grant is PublishFunction's own policy)", () => {

@@ -154,9 +154,59 @@ describe('ReleaseControl stack', () => {
           [RELEASE_ENV.publishFunction]: Match.anyValue(),
           [RELEASE_ENV.signingKeyArn]: Match.anyValue(),
           [RELEASE_ENV.rebuildProjects]: Match.anyValue(),
+          // A rebuild is of the release branch (its WATCHY_BRANCH).
+          [RELEASE_ENV.releaseBranch]: 'main',
         }),
       },
     });
+  });
+
+  test('the publish role reads builds of the release (binary) projects only, and the runs of the release pipeline by name', () => {
+    const publish = roleRef('/Publish/Publish/Role');
+    const own = allowStatements().filter(({ roles }) => roles.includes(publish));
+    const builds = own.filter(({ statement }) => grants(statement, 'codebuild:BatchGetBuilds'));
+    expect(builds).toHaveLength(1);
+    const projects = builds[0]!.statement.Resource as unknown[];
+    // nuitka-x86_64, nuitka-arm64, rust-arm64, from the Build stack: no wildcard, no image, test or scan project.
+    expect(projects).toHaveLength(3);
+    expect(JSON.stringify(projects)).not.toMatch(/\*|Image|Tests|Scan/);
+    const runs = own.filter(({ statement }) => grants(statement, 'codepipeline:ListActionExecutions'));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.statement.Action).toEqual([
+      'codepipeline:ListActionExecutions',
+      'codepipeline:ListPipelineExecutions',
+    ]);
+    // Built from the name, not imported: the Pipeline stack is deployed after this one.
+    const pipelineArn = JSON.stringify(runs[0]!.statement.Resource);
+    expect(pipelineArn).toMatch(/:codepipeline:.*:Watchy-Pipeline-Release"/);
+    expect(pipelineArn).not.toMatch(/ImportValue|GetStackOutput/);
+    const pipelineNames = Object.values(synth.templateJson('Pipeline').Resources ?? {})
+      .filter((r) => r.Type === 'AWS::CodePipeline::Pipeline')
+      .map((r) => (r.Properties as { Name?: string }).Name);
+    expect(pipelineNames).toContain('Watchy-Pipeline-Release');
+  });
+
+  test("the publish function's environment names each release project with its role's id and ARN, and the release pipeline", () => {
+    const [, fn] = Object.entries(json.Resources ?? {}).find(
+      ([, r]) =>
+        r.Type === 'AWS::Lambda::Function' && (r.Properties as any).FunctionName === 'Watchy-publish',
+    )!;
+    const variables = (fn.Properties as any).Environment.Variables;
+    expect(variables[RELEASE_ENV.releasePipeline]).toBe('Watchy-Pipeline-Release');
+    // A Fn::Join of the Build stack's outputs: what each output is, read from the Build stack.
+    const text = JSON.stringify(variables[RELEASE_ENV.releaseProjects]);
+    const names = [...text.matchAll(/"OutputName":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(text).toContain('"StackName":"Watchy-Build"');
+    const outputs = synth.templateJson('Build').Outputs as Record<string, { Value: any }>;
+    const attributes = names.map((name) => {
+      const value = outputs[name]!.Value;
+      return value['Fn::GetAtt']?.[1] ?? (value.Ref ? 'Ref' : JSON.stringify(value));
+    });
+    expect(attributes.sort()).toEqual([
+      ...Array(3).fill('Arn'),
+      ...Array(3).fill('Ref'),
+      ...Array(3).fill('RoleId'),
+    ]);
   });
 
   test('the rollback function may start builds of the binary projects only and invoke publish', () => {

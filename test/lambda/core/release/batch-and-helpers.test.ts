@@ -41,6 +41,7 @@ describe('batches (a Rust workspace build)', () => {
     const staged = await stageDist(world.store, {
       dir: await workspaceDist(),
       session: 'AROATEST:AWSCodeBuild-rust',
+      branch: 'main',
     });
     expect(staged.key).toBe('staging/AROATEST:AWSCodeBuild-rust/publish-batch.json');
     expect(staged.requests).toEqual([
@@ -125,15 +126,23 @@ describe('helpers', () => {
 describe('staging retries', () => {
   test('staging the same packages again in the same build is a no-op with the same key', async () => {
     const dir = await makePackage({ version: '9.0.0' });
-    const first = await stageDist(world.store, { dir, session: 'AROATEST:AWSCodeBuild-retry' });
-    const second = await stageDist(world.store, { dir, session: 'AROATEST:AWSCodeBuild-retry' });
+    const first = await stageDist(world.store, {
+      dir,
+      session: 'AROATEST:AWSCodeBuild-retry',
+      branch: 'main',
+    });
+    const second = await stageDist(world.store, {
+      dir,
+      session: 'AROATEST:AWSCodeBuild-retry',
+      branch: 'main',
+    });
     expect(second).toEqual(first);
   });
 
   test('staging other bytes under a key the build already staged is refused', async () => {
     const other = await makePackage({ version: '9.0.0', variant: 'another build' });
     await expect(
-      stageDist(world.store, { dir: other, session: 'AROATEST:AWSCodeBuild-retry' }),
+      stageDist(world.store, { dir: other, session: 'AROATEST:AWSCodeBuild-retry', branch: 'main' }),
     ).rejects.toThrow(
       /^s3:\/\/.*\/staging\/AROATEST:AWSCodeBuild-retry\/slack-monitor\/9\.0\.0\/watchy-slack-monitor-9\.0\.0\.gz already holds something else/,
     );

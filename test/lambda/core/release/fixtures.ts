@@ -126,6 +126,8 @@ export interface PackageSpec {
   readonly binaryType?: BinaryType;
   readonly architecture?: Architecture;
   readonly sourceRevision?: string;
+  /** The `build_id` packaged into the metadata. @default `watchy-nuitka-x86_64:{version}` */
+  readonly buildId?: string;
 }
 
 /** `watchy package` of a real ELF into a fresh directory; returns the directory. */
@@ -148,20 +150,21 @@ export async function makePackage(spec: PackageSpec): Promise<string> {
     baseUrl: SETTINGS.binaryDistributionUrl,
     ...(binaryType === 'nuitka' ? { pythonVersion: '3.11' } : {}),
     sourceRevision: spec.sourceRevision ?? 'abcdef1234567',
-    buildId: `watchy-nuitka-x86_64:${spec.version}`,
+    buildId: spec.buildId ?? `watchy-nuitka-x86_64:${spec.version}`,
     buildTime: new Date('2026-11-22T05:00:00Z'),
   });
   await rm(binary);
   return join(dir, 'dist');
 }
 
-/** package → stage (session `session`); returns the key to publish. */
+/** package → stage (session `session`, recording `branch`); returns the key to publish. */
 export async function packageAndStage(
   world: ReleaseWorld,
   spec: PackageSpec,
   session = 'AROATEST:AWSCodeBuild-1',
+  branch = 'main',
 ): Promise<string> {
   const dir = await makePackage(spec);
-  const staged = await stageDist(world.store, { dir, session });
+  const staged = await stageDist(world.store, { dir, session, branch });
   return staged.key;
 }

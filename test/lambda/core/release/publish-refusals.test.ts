@@ -230,13 +230,15 @@ describe('staging checksums (in-process fake: moto does not verify checksums)', 
   test('fake S3 rejects a staged upload changed in transit, and the request is never written', async () => {
     const dir = await makePackage({ version: '3.0.0' });
     const store = new ChecksumVerifyingFakeStore(true);
-    await expect(stageDist(store, { dir, session: 'AROATEST:AWSCodeBuild-9' })).rejects.toThrow(/^BadDigest/);
+    await expect(
+      stageDist(store, { dir, session: 'AROATEST:AWSCodeBuild-9', branch: 'main' }),
+    ).rejects.toThrow(/^BadDigest/);
     expect([...store.objects.keys()]).toEqual([]);
   });
   test('fake S3 accepts the same upload unchanged: the stager sends the right checksums', async () => {
     const dir = await makePackage({ version: '3.0.0' });
     const store = new ChecksumVerifyingFakeStore(false);
-    const staged = await stageDist(store, { dir, session: 'AROATEST:AWSCodeBuild-9' });
+    const staged = await stageDist(store, { dir, session: 'AROATEST:AWSCodeBuild-9', branch: 'main' });
     expect([...store.objects.keys()].sort()).toEqual(
       [
         'staging/AROATEST:AWSCodeBuild-9/slack-monitor/3.0.0/watchy-slack-monitor-3.0.0.gz',

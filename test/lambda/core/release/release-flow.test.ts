@@ -70,8 +70,13 @@ describe('release flow (moto, KMS-signed)', () => {
   let request2: string;
 
   test('develop: publishes versioned artifacts only, signed, no pointer', async () => {
-    request1 = await packageAndStage(world, { version: '1.0.0' });
-    const outcome = await publish(world.deps, SETTINGS, { requestKey: request1, branch: 'develop' });
+    const developRequest = await packageAndStage(
+      world,
+      { version: '1.0.0' },
+      'AROATEST:AWSCodeBuild-develop',
+      'develop',
+    );
+    const outcome = await publish(world.deps, SETTINGS, { requestKey: developRequest, branch: 'develop' });
     expect(outcome.results).toEqual([
       expect.objectContaining({ versioned: 'created', pointer: 'not-promoted' }),
     ]);
@@ -86,7 +91,8 @@ describe('release flow (moto, KMS-signed)', () => {
     await expect(world.store.head(pointerKeys(REF).latestMetadata)).resolves.toBeUndefined();
   });
 
-  test('main: the same build is promoted; the versioned objects stay untouched', async () => {
+  test('main: a main build of the same artifact is promoted; the versioned objects stay untouched', async () => {
+    request1 = await packageAndStage(world, { version: '1.0.0' });
     const outcome = await publish(world.deps, SETTINGS, { requestKey: request1, branch: 'main' });
     expect(outcome.results[0]).toMatchObject({
       versioned: 'unchanged',
@@ -202,6 +208,7 @@ describe('release flow (moto, KMS-signed)', () => {
       world,
       { version: '1.3.0', sourceRevision: 'ccccccc3333333' },
       'AROATEST:AWSCodeBuild-4',
+      'develop',
     );
     await publish(world.deps, SETTINGS, { requestKey: request4, branch: 'develop' });
     // Corrupt 1.3.0's versioned .gz behind the store's back (as a bad actor with bucket access would).
