@@ -17,7 +17,7 @@ import {
   WATCHY_PUBLISH_REQUEST,
   WATCHY_VERSION,
 } from '../../lambda/core/build-env';
-import { projectKeys, type BuildTarget } from './build-projects';
+import { classProjectKey, projectKeys, type BranchClass, type BuildTarget } from './build-projects';
 import type { SourceConnection } from './source-connection';
 
 /** The pipeline variable a manual run sets to release a given version. */
@@ -43,10 +43,17 @@ export function publishUserParameters(buildNamespace: string): { requestKey: str
 
 export interface ReleasePipelineProps {
   readonly source: SourceConnection;
-  /** Builds of this branch are promoted to the latest pointers; manual runs build it. */
-  readonly releaseBranch: string;
-  /** Builds of this branch publish versioned artifacts only. */
-  readonly integrationBranch: string;
+  /**
+   * The one branch this pipeline builds: pushes to it start it, and manual runs build it. The
+   * release branch's builds are promoted to the latest pointers; the integration branch's publish
+   * versioned artifacts only.
+   */
+  readonly branch: string;
+  /**
+   * Whose projects the Test and Build stages run (BuildProjects keys through classProjectKey):
+   * a pipeline of one class never runs a project, role or cache of the other.
+   */
+  readonly branchClass: BranchClass;
   /** File-path include patterns of the push trigger (see triggerFilePaths). */
   readonly triggerFilePaths: readonly string[];
   /** The build projects, keyed as in BuildProjects. */
@@ -66,11 +73,11 @@ export interface ReleasePipelineProps {
 }
 
 /**
- * The release pipeline (CodePipeline V2, QUEUED): Source (CodeConnections, full clone) → Test
- * (fixes the run's version) → Build (every app × architecture in parallel) → Scan (each pushed
- * image) → Publish (each binary build's publish request). Started by pushes to the release and
- * integration branches that touch the catalog, `FORCE_BUILD` or `buildspecs/`, and by hand with
- * the VERSION variable.
+ * A release pipeline (CodePipeline V2, QUEUED) of one branch: Source (CodeConnections, full clone)
+ * → Test (fixes the run's version) → Build (every app × architecture in parallel) → Scan (each
+ * pushed image) → Publish (each binary build's publish request). Started by pushes to its branch
+ * that touch the catalog, `FORCE_BUILD` or `buildspecs/`, and by hand with the VERSION variable.
+ * The release and the integration branch each have one, on their own class's projects.
  */
 export class ReleasePipeline extends Construct {
   readonly pipeline: codepipeline.Pipeline;
@@ -82,13 +89,15 @@ export class ReleasePipeline extends Construct {
       if (!found) throw new Error(`ReleasePipeline: no build project ${key}`);
       return found;
     };
+    /** This pipeline's class's own project of a key. */
+    const own = (key: string) => project(classProjectKey(key, props.branchClass));
     const sourceOutput = new codepipeline.Artifact('Source');
     const sourceAction = new actions.CodeStarConnectionsSourceAction({
       actionName: 'Source',
       connectionArn: props.source.connectionArn,
       owner: props.source.owner,
       repo: props.source.repo,
-      branch: props.releaseBranch,
+      branch: props.branch,
       output: sourceOutput,
       // Builds get a git clone of the commit (history included), not a zip of the tree.
       codeBuildCloneOutput: true,
@@ -97,7 +106,7 @@ export class ReleasePipeline extends Construct {
     const testAction = new actions.CodeBuildAction({
       actionName: 'tests',
       type: actions.CodeBuildActionType.TEST,
-      project: project(projectKeys.tests),
+      project: own(projectKeys.tests),
       input: sourceOutput,
       variablesNamespace: TEST_NAMESPACE,
       environmentVariables: {
@@ -110,7 +119,7 @@ export class ReleasePipeline extends Construct {
           target,
           new actions.CodeBuildAction({
             actionName: buildActionName(target),
-            project: project(target.projectKey),
+            project: own(target.projectKey),
             input: sourceOutput,
             runOrder: 1,
             variablesNamespace: buildActionName(target),
@@ -182,7 +191,7 @@ export class ReleasePipeline extends Construct {
             sourceAction,
             pushFilter: [
               {
-                branchesIncludes: [props.releaseBranch, props.integrationBranch],
+                branchesIncludes: [props.branch],
                 filePathsIncludes: [...props.triggerFilePaths],
               },
             ],

@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from '../config';
-import { projectKeys, type BuildTarget } from '../constructs/build-projects';
+import { projectKeys, type BranchClass, type BuildTarget } from '../constructs/build-projects';
 import { importedRepositories } from '../constructs/cross-stack';
 import { PullRequestPipeline } from '../constructs/pull-request-pipeline';
 import { ReleasePipeline } from '../constructs/release-pipeline';
@@ -30,9 +30,14 @@ export interface PipelineStackProps extends StackProps {
   readonly publishFunction?: lambda.IFunction;
 }
 
-/** The release pipeline (pushes and manual runs) and the pull-request test pipeline. */
+/**
+ * The release pipelines (pushes and manual runs), one per branch class: the release branch's on
+ * the release projects, the integration branch's on the integration projects, so the two never
+ * share a build project, role or cache; and the pull-request test pipeline.
+ */
 export class PipelineStack extends Stack {
   readonly releasePipeline: ReleasePipeline;
+  readonly integrationPipeline: ReleasePipeline;
   readonly pullRequestPipeline: PullRequestPipeline;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -82,17 +87,21 @@ export class PipelineStack extends Stack {
       ...(catalog.rustWorkspace ? [catalog.rustWorkspace.sourcePath] : []),
       ...catalog.containerServices.map((s) => s.sourcePath),
     ];
-    this.releasePipeline = new ReleasePipeline(this, 'Release', {
-      source: props.connection,
-      releaseBranch: source.releaseBranch,
-      integrationBranch: source.integrationBranch,
-      triggerFilePaths: triggerFilePaths(sourcePaths),
-      projects,
-      targets: props.targets,
-      repositories: importedRepositories(this, props.repositories),
-      artifactBucket,
-      publishFunction,
-    });
+    const repositories = importedRepositories(this, props.repositories);
+    const releasePipeline = (id: string, branch: string, branchClass: BranchClass) =>
+      new ReleasePipeline(this, id, {
+        source: props.connection,
+        branch,
+        branchClass,
+        triggerFilePaths: triggerFilePaths(sourcePaths),
+        projects,
+        targets: props.targets,
+        repositories,
+        artifactBucket,
+        publishFunction,
+      });
+    this.releasePipeline = releasePipeline('Release', source.releaseBranch, 'release');
+    this.integrationPipeline = releasePipeline('Integration', source.integrationBranch, 'integration');
     const prTests = projects.get(projectKeys.pullRequestTests);
     if (!prTests) throw new Error(`PipelineStack: no build project ${projectKeys.pullRequestTests}`);
     this.pullRequestPipeline = new PullRequestPipeline(this, 'PullRequests', {
@@ -102,6 +111,9 @@ export class PipelineStack extends Stack {
       artifactBucket,
     });
     new CfnOutput(this, 'ReleasePipelineName', { value: this.releasePipeline.pipeline.pipelineName });
+    new CfnOutput(this, 'IntegrationPipelineName', {
+      value: this.integrationPipeline.pipeline.pipelineName,
+    });
     new CfnOutput(this, 'PullRequestPipelineName', { value: this.pullRequestPipeline.pipeline.pipelineName });
   }
 }

@@ -17,7 +17,8 @@ import {
   resolveBuildVersion,
 } from '../../../lambda/core/build-env';
 import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '../../../lambda/core/versions';
-import { projectKeys } from '../../../lib/constructs/build-projects';
+import { BRANCH_CLASSES, classProjectKey, projectKeys } from '../../../lib/constructs/build-projects';
+import { buildActionName } from '../../../lib/constructs/release-pipeline';
 import {
   FORCE_BUILD_FILE,
   MAX_FILE_PATH_PATTERNS,
@@ -38,8 +39,19 @@ const text = (value: unknown) => JSON.stringify(value);
 function pipelines(json: any): any[] {
   return resourcesOf(json, 'AWS::CodePipeline::Pipeline').map(([, p]) => p.Properties);
 }
+/** The push-triggered pipeline of a branch: `main` (the release pipeline) or `develop` (the integration pipeline). */
+function pushPipeline(json: any, branch: string): any {
+  const found = pipelines(json).filter((p) =>
+    p.Triggers[0].GitConfiguration.Push?.some((push: any) => push.Branches.Includes.includes(branch)),
+  );
+  expect(found).toHaveLength(1);
+  return found[0];
+}
 function releasePipeline(json: any): any {
-  return pipelines(json).find((p) => p.Triggers[0].GitConfiguration.Push)!;
+  return pushPipeline(json, 'main');
+}
+function integrationPipeline(json: any): any {
+  return pushPipeline(json, 'develop');
 }
 function pullRequestPipeline(json: any): any {
   return pipelines(json).find((p) => p.Triggers[0].GitConfiguration.PullRequest)!;
@@ -70,13 +82,52 @@ describe('release pipeline', () => {
     expect(pipeline.ExecutionMode).toBe('QUEUED');
   });
 
-  test('push trigger on the release and integration branches', () => {
-    const [trigger] = releasePipeline(f.pipelineJson).Triggers;
-    expect(trigger.ProviderType).toBe('CodeStarSourceConnection');
-    expect(trigger.GitConfiguration.SourceActionName).toBe('Source');
-    expect(trigger.GitConfiguration.Push).toHaveLength(1);
-    expect(trigger.GitConfiguration.Push[0].Branches).toEqual({ Includes: ['main', 'develop'] });
-    expect(trigger.GitConfiguration.PullRequest).toBeUndefined();
+  test('one push-triggered pipeline per branch: main runs the release pipeline, develop the integration pipeline', () => {
+    const push = pipelines(f.pipelineJson).filter((p) => p.Triggers[0].GitConfiguration.Push);
+    expect(push).toHaveLength(2);
+    for (const [pipeline, branch] of [
+      [releasePipeline(f.pipelineJson), 'main'],
+      [integrationPipeline(f.pipelineJson), 'develop'],
+    ] as const) {
+      const [trigger] = pipeline.Triggers;
+      expect(trigger.ProviderType).toBe('CodeStarSourceConnection');
+      expect(trigger.GitConfiguration.SourceActionName).toBe('Source');
+      expect(trigger.GitConfiguration.Push).toHaveLength(1);
+      expect(trigger.GitConfiguration.Push[0].Branches).toEqual({ Includes: [branch] });
+      expect(trigger.GitConfiguration.PullRequest).toBeUndefined();
+      // A manual run builds the pipeline's own branch.
+      expect(stage(pipeline, 'Source').Actions[0].Configuration.BranchName).toBe(branch);
+      expect(pipeline.ExecutionMode).toBe('QUEUED');
+    }
+  });
+
+  test("each pipeline's Test and Build stages run only its own branch class's projects (release never shares a project, role or cache with develop)", () => {
+    for (const [pipeline, branchClass] of [
+      [releasePipeline(withPublish.pipelineJson), 'release'],
+      [integrationPipeline(withPublish.pipelineJson), 'integration'],
+    ] as const) {
+      const other = BRANCH_CLASSES.find((c) => c !== branchClass)!;
+      const [test] = stage(pipeline, 'Test').Actions;
+      expect(text(test.Configuration.ProjectName)).toContain(
+        withPublish.projectId(classProjectKey(projectKeys.tests, branchClass)),
+      );
+      const actions = stage(pipeline, 'Build').Actions;
+      expect(actions.map((a: any) => a.Name).sort()).toEqual([...BUILD_ACTIONS].sort());
+      for (const target of withPublish.build.targets) {
+        const action = actions.find((a: any) => a.Name === buildActionName(target));
+        expect(text(action.Configuration.ProjectName)).toContain(
+          withPublish.projectId(classProjectKey(target.projectKey, branchClass)),
+        );
+      }
+      // None of the other class's projects appears anywhere in its Test and Build stages.
+      const used = text([stage(pipeline, 'Test'), stage(pipeline, 'Build')]);
+      const bases = new Set([...withPublish.build.targets.map((t) => t.projectKey), projectKeys.tests]);
+      for (const key of [...bases].map((base) => classProjectKey(base, other))) {
+        expect([key, used.includes(withPublish.projectId(key))]).toEqual([key, false]);
+      }
+      // Both publish through the same Lambda; it decides from the branch what may be promoted.
+      expect(stage(pipeline, 'Publish').Actions.length).toBe(BINARY_ACTIONS.length);
+    }
   });
 
   test('push trigger file-path filters cover every catalog source path, FORCE_BUILD and buildspecs/', () => {
