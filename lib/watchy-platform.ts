@@ -71,6 +71,13 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     buildProjects: [...build.projects.values()],
     // Binary projects are keyed `{binaryType}-{architecture}` (nuitka-x86_64, rust-arm64): rebuilds run there.
     rebuildProjects: Object.fromEntries([...build.projects].filter(([key]) => /^(nuitka|rust)-/.test(key))),
+    // Both classes' binary projects (`integration-nuitka-x86_64`, …) stage releases of their branch.
+    publishingProjects: [...build.projects].flatMap(([key, project]) => {
+      const match = /^(integration-)?(nuitka|rust)-/.exec(key);
+      return match
+        ? [{ project, branchClass: match[1] ? ('integration' as const) : ('release' as const) }]
+        : [];
+    }),
     // Bisect lists commits through the repository connection and bisects the binary and test builds
     // (image builds have no verify-only mode: a step would push an image).
     repository: build.source,
@@ -91,7 +98,7 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     repositories: registry.repositories,
     artifactBucket: build.artifactBucket,
     publishFunction: releaseControl.publishFunction,
-    releasePipelineName: releaseControl.releasePipelineName,
+    pipelineNames: releaseControl.pipelineNames,
   });
   stacks.push(pipeline);
 

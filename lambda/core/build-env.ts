@@ -103,3 +103,12 @@ function toPosixEre(pattern: RegExp): string {
   }
   return ere;
 }
+
+/**
+ * The classes of branches whose builds never share a project, role or cache: `release` (the release
+ * branch, whose builds are promoted) and `integration` (the integration branch, versioned only).
+ * Each class has its own pipeline and projects (docs/decisions/011-branch-caches.md); the publisher
+ * publishes a build only on its class's branch.
+ */
+export const BRANCH_CLASSES = ['release', 'integration'] as const;
+export type BranchClass = (typeof BRANCH_CLASSES)[number];

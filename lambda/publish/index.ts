@@ -36,6 +36,7 @@ import { S3ReleaseStore } from '../core/release/store';
 import { PowertoolsReleaseTelemetry } from '../core/release/telemetry';
 import {
   CodePipelineRuns,
+  parsePipelineNames,
   parseReleaseProjects,
   trustedBuild,
   trustedPipelineBuild,
@@ -173,7 +174,7 @@ function depsFromEnvironment(env: NodeJS.ProcessEnv): PublishHandlerDeps {
         requiredEnv(env, RELEASE_ENV.releaseProjects),
         RELEASE_ENV.releaseProjects,
       ),
-      releasePipeline: requiredEnv(env, RELEASE_ENV.releasePipeline),
+      pipelineNames: parsePipelineNames(requiredEnv(env, RELEASE_ENV.pipelines), RELEASE_ENV.pipelines),
     },
     jobs: new CodePipelineJobReporter(codepipeline),
     logger,

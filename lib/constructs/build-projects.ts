@@ -52,6 +52,27 @@ export interface BuildTarget {
   readonly projectKey: string;
 }
 
+/**
+ * The classes of branches whose builds never share a project: `release` (the release branch, whose
+ * builds are promoted) and `integration` (the integration branch). Each class has its own binary,
+ * image and tests projects, so its own roles and its own cache, and a role can write only its own
+ * class's cache prefix: code on the integration branch runs with the integration roles and cannot
+ * poison a cache a release build reuses (docs/decisions/011-branch-caches.md). Pull requests have a
+ * project of their own without any cache; the scan project has no cache and is shared.
+ */
+export { BRANCH_CLASSES, type BranchClass } from '../../lambda/core/build-env';
+import { BRANCH_CLASSES, type BranchClass } from '../../lambda/core/build-env';
+
+/** The key of a class's own project: the release class keeps the plain key (`nuitka-x86_64`), the others are prefixed (`integration-nuitka-x86_64`). */
+export function classProjectKey(key: string, branchClass: BranchClass): string {
+  return branchClass === 'release' ? key : `${branchClass}-${key}`;
+}
+
+/** The S3 cache prefix of a class's project: `release/nuitka-x86_64`, `integration/nuitka-x86_64`. */
+export function cachePrefix(key: string, branchClass: BranchClass): string {
+  return `${branchClass}/${key}`;
+}
+
 export const projectKeys = {
   nuitka: (arch: Architecture) => `nuitka-${arch}`,
   rust: (arch: Architecture) => `rust-${arch}`,
@@ -121,7 +142,8 @@ export interface BuildProjectsProps {
 /**
  * Every CodeBuild project of the platform, keyed: `nuitka-<arch>` and `rust-<arch>` (one per
  * architecture the catalog builds, since a project has one image and a build matrix cannot mix
- * x86 and ARM), `image-<service>-<arch>`, `tests`, `pull-request-tests` and `scan`.
+ * x86 and ARM), `image-<service>-<arch>` and `tests`, each once per branch class (the
+ * integration class's keys prefixed `integration-`), and `pull-request-tests` and `scan`.
  */
 export class BuildProjects extends Construct {
   readonly projects: ReadonlyMap<string, codebuild.Project>;
@@ -176,69 +198,98 @@ export class BuildProjects extends Construct {
       projects.set(key, project);
       return project;
     };
-    const s3Cache = (key: string): BuildCache => ({
-      kind: 's3',
-      bucket: props.storage.cacheBucket,
-      prefix: key,
-    });
     const binaryEnvironment = {
       [WATCHY_RELEASE_BUCKET]: props.releaseBucket.bucketName,
       [WATCHY_BASE_URL]: props.binaryDistributionUrl,
     };
+    const classLabel: Record<BranchClass, string> = {
+      release: 'release branch',
+      integration: 'integration branch',
+    };
+    /** Roles of the release class's S3-cached projects: the only writers of the release cache. */
+    const releaseCacheWriters: iam.IRole[] = [];
 
     const targets = buildTargets(props.catalog);
-    for (const architecture of unique(
-      targets.filter((t) => t.kind === 'nuitka').map((t) => t.architecture),
-    )) {
-      const key = projectKeys.nuitka(architecture);
-      add(key, 'nuitka', architecture, {
-        description: `Nuitka monitor binaries, ${architecture} (buildspecs/${BUILDSPEC_FILES.nuitka})`,
-        timeoutMinutes: timeouts.binaries,
-        computeType: codebuild.ComputeType.LARGE,
-        environment: { ...binaryEnvironment, [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
-        cache: s3Cache(key),
-      }).grantStaging(props.releaseBucket);
-    }
-    for (const architecture of unique(targets.filter((t) => t.kind === 'rust').map((t) => t.architecture))) {
-      const key = projectKeys.rust(architecture);
-      add(key, 'rust', architecture, {
-        description: `Rust Lambda binaries, ${architecture} (buildspecs/${BUILDSPEC_FILES.rust})`,
-        timeoutMinutes: timeouts.binaries,
-        computeType: codebuild.ComputeType.LARGE,
-        environment: { ...binaryEnvironment, [WATCHY_APP]: RUST_APP },
-        cache: s3Cache(key),
-      }).grantStaging(props.releaseBucket);
-    }
-    for (const service of props.catalog.containerServices) {
-      const repository = props.repositories.get(service.name);
-      if (!repository)
-        throw new Error(`BuildProjects: no ECR repository for container service ${service.name}`);
-      for (const architecture of service.architectures) {
-        const key = projectKeys.image(service.name, architecture);
-        add(key, 'image', architecture, {
-          description: `Container image of ${service.name}, ${architecture} (buildspecs/${BUILDSPEC_FILES.image})`,
-          timeoutMinutes: timeouts.images,
-          computeType: codebuild.ComputeType.MEDIUM,
-          environment: {
-            [WATCHY_APP]: service.name,
-            [WATCHY_SOURCE_PATH]: service.sourcePath,
-            [WATCHY_IMAGE_BUILDER]: service.builder,
-            [WATCHY_ECR_REPOSITORY_URI]: repository.repositoryUri,
-          },
-          cache: { kind: 'local-docker' },
-          privileged: {
-            reason: `Builds the ${service.name} image with the Docker daemon of the build container (docker build / pack build), which needs privileged mode; the role can push only to the ${service.name} repository.`,
-          },
-        }).grantPush(repository);
+    for (const branchClass of BRANCH_CLASSES) {
+      const label = classLabel[branchClass];
+      const s3Cache = (key: string): BuildCache => ({
+        kind: 's3',
+        bucket: props.storage.cacheBucket,
+        prefix: cachePrefix(key, branchClass),
+      });
+      const addCached = (...args: Parameters<typeof add>): BuildProject => {
+        const built = add(...args);
+        if (branchClass === 'release') releaseCacheWriters.push(built.role);
+        return built;
+      };
+      for (const architecture of unique(
+        targets.filter((t) => t.kind === 'nuitka').map((t) => t.architecture),
+      )) {
+        const key = projectKeys.nuitka(architecture);
+        addCached(classProjectKey(key, branchClass), 'nuitka', architecture, {
+          description: `Nuitka monitor binaries, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.nuitka})`,
+          timeoutMinutes: timeouts.binaries,
+          computeType: codebuild.ComputeType.LARGE,
+          environment: { ...binaryEnvironment, [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+          cache: s3Cache(key),
+        }).grantStaging(props.releaseBucket);
       }
+      for (const architecture of unique(
+        targets.filter((t) => t.kind === 'rust').map((t) => t.architecture),
+      )) {
+        const key = projectKeys.rust(architecture);
+        addCached(classProjectKey(key, branchClass), 'rust', architecture, {
+          description: `Rust Lambda binaries, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.rust})`,
+          timeoutMinutes: timeouts.binaries,
+          computeType: codebuild.ComputeType.LARGE,
+          environment: { ...binaryEnvironment, [WATCHY_APP]: RUST_APP },
+          cache: s3Cache(key),
+        }).grantStaging(props.releaseBucket);
+      }
+      for (const service of props.catalog.containerServices) {
+        const repository = props.repositories.get(service.name);
+        if (!repository)
+          throw new Error(`BuildProjects: no ECR repository for container service ${service.name}`);
+        for (const architecture of service.architectures) {
+          const key = projectKeys.image(service.name, architecture);
+          // A local Docker layer cache: on the build host, of this project only.
+          add(classProjectKey(key, branchClass), 'image', architecture, {
+            description: `Container image of ${service.name}, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.image})`,
+            timeoutMinutes: timeouts.images,
+            computeType: codebuild.ComputeType.MEDIUM,
+            environment: {
+              [WATCHY_APP]: service.name,
+              [WATCHY_SOURCE_PATH]: service.sourcePath,
+              [WATCHY_IMAGE_BUILDER]: service.builder,
+              [WATCHY_ECR_REPOSITORY_URI]: repository.repositoryUri,
+            },
+            cache: { kind: 'local-docker' },
+            privileged: {
+              reason: `Builds the ${service.name} image with the Docker daemon of the build container (docker build / pack build), which needs privileged mode; the role can push only to the ${service.name} repository.`,
+            },
+          }).grantPush(repository);
+        }
+      }
+      addCached(classProjectKey(projectKeys.tests, branchClass), 'tests', 'x86_64', {
+        description: `Type-check, lint and tests, ${label} (buildspecs/${BUILDSPEC_FILES.tests})`,
+        timeoutMinutes: timeouts.tests,
+        computeType: codebuild.ComputeType.MEDIUM,
+        environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+        cache: s3Cache(projectKeys.tests),
+      });
     }
-    add(projectKeys.tests, 'tests', 'x86_64', {
-      description: `Type-check, lint and tests (buildspecs/${BUILDSPEC_FILES.tests})`,
-      timeoutMinutes: timeouts.tests,
-      computeType: codebuild.ComputeType.MEDIUM,
-      environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
-      cache: s3Cache(projectKeys.tests),
-    });
+    // Defence in depth beside the roles' own grants: the bucket itself refuses a write under
+    // release/ from any principal but the release class's project roles.
+    props.storage.cacheBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyReleaseBuildsWriteTheReleaseCache',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [props.storage.cacheBucket.arnForObjects('release/*')],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': releaseCacheWriters.map((r) => r.roleArn) } },
+      }),
+    );
     add(projectKeys.pullRequestTests, 'tests', 'x86_64', {
       description: `Type-check, lint and tests of pull requests (buildspecs/${BUILDSPEC_FILES.tests}); no cache`,
       timeoutMinutes: timeouts.tests,

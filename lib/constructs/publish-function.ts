@@ -8,12 +8,19 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BINARIES_PREFIX, STAGING_PREFIX } from '../../lambda/core/artifacts';
 import { HISTORY_PREFIX } from '../../lambda/core/release/history';
+import type { BranchClass } from '../../lambda/core/build-env';
 import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE } from '../../lambda/core/release/environment';
 import type { SigningKey } from './signing-key';
 import { acknowledgeCheckov } from './checkov';
 import { dependOnRolePolicyOnly } from './monitor-function';
 import { acknowledgeWildcardResource } from './nag-wildcard';
 import { WatchyFunction } from './watchy-function';
+
+/** A build project whose builds the publisher publishes, and the branch class it builds. */
+export interface PublishingProject {
+  readonly project: codebuild.IProject;
+  readonly branchClass: BranchClass;
+}
 
 export interface PublishFunctionProps {
   /** The release bucket (`staging/`, `binaries/`, `state/history/`). */
@@ -33,12 +40,13 @@ export interface PublishFunctionProps {
   /** Physical name of its role (the release bucket policy names it). @default generated */
   readonly roleName?: string;
   /**
-   * The release build projects (those that stage releases): the only builds published, each only
-   * from the staging prefix of its project's role. @default [] (nothing can be published)
+   * The build projects that stage releases, with their branch class: the only builds published,
+   * each only from the staging prefix of its project's role, and only on its class's branch.
+   * @default [] (nothing can be published)
    */
-  readonly releaseProjects?: readonly codebuild.IProject[];
-  /** The release pipeline's physical name (fixed at synth): its runs say which build a Publish action publishes. */
-  readonly releasePipelineName: string;
+  readonly releaseProjects?: readonly PublishingProject[];
+  /** Each branch class's pipeline name (fixed at synth): their runs say which build a Publish action publishes. */
+  readonly pipelineNames: Readonly<Record<BranchClass, string>>;
   /** @default Duration.minutes(5) */
   readonly timeout?: Duration;
   /** Enough for one `.gz` in memory plus the SDK. @default 2048 */
@@ -75,9 +83,14 @@ export class PublishFunction extends Construct {
         [RELEASE_ENV.integrationBranch]: props.integrationBranch,
         [RELEASE_ENV.metricsNamespace]: RELEASE_METRICS_NAMESPACE,
         [RELEASE_ENV.releaseProjects]: Stack.of(this).toJsonString(
-          Object.fromEntries(releaseProjects.map((project) => [project.projectName, projectRole(project)])),
+          Object.fromEntries(
+            releaseProjects.map(({ project, branchClass }) => [
+              project.projectName,
+              { ...projectRole(project), branchClass },
+            ]),
+          ),
         ),
-        [RELEASE_ENV.releasePipeline]: props.releasePipelineName,
+        [RELEASE_ENV.pipelines]: JSON.stringify(props.pipelineNames),
       },
     });
     (fn.function.node.defaultChild as lambda.CfnFunction).functionName = props.functionName;
@@ -131,7 +144,7 @@ export class PublishFunction extends Construct {
         new iam.PolicyStatement({
           sid: 'ReadReleaseBuilds',
           actions: ['codebuild:BatchGetBuilds'],
-          resources: releaseProjects.map((project) => project.projectArn),
+          resources: releaseProjects.map(({ project }) => project.projectArn),
         }),
       );
     }
@@ -140,9 +153,9 @@ export class PublishFunction extends Construct {
         sid: 'ReadReleasePipelineRuns',
         actions: ['codepipeline:ListActionExecutions', 'codepipeline:ListPipelineExecutions'],
         // By name, not by reference: the pipeline's stack is deployed after this one.
-        resources: [
-          Stack.of(this).formatArn({ service: 'codepipeline', resource: props.releasePipelineName }),
-        ],
+        resources: Object.values(props.pipelineNames).map((name) =>
+          Stack.of(this).formatArn({ service: 'codepipeline', resource: name }),
+        ),
       }),
     );
     // A policy of its own (not the role's default one), so its wildcard is acknowledged for this

@@ -31,7 +31,10 @@ export interface BuildStackProps extends StackProps {
  * repository connection, the build key, the cache bucket and the pipeline artifact bucket.
  */
 export class BuildStack extends Stack {
-  /** Keyed `nuitka-<arch>`, `rust-<arch>`, `image-<service>-<arch>`, `tests`, `pull-request-tests`, `scan`. */
+  /**
+   * Keyed `nuitka-<arch>`, `rust-<arch>`, `image-<service>-<arch>`, `tests` (release branch; the
+   * integration branch's are the same keys prefixed `integration-`), `pull-request-tests`, `scan`.
+   */
   readonly projects: ReadonlyMap<string, codebuild.Project>;
   /** What the pipeline builds, app by app and architecture by architecture. */
   readonly targets: readonly BuildTarget[];

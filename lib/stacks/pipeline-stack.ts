@@ -6,7 +6,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from '../config';
-import { projectKeys, type BuildTarget } from '../constructs/build-projects';
+import { projectKeys, type BranchClass, type BuildTarget } from '../constructs/build-projects';
 import { importedRepositories } from '../constructs/cross-stack';
 import { PullRequestPipeline } from '../constructs/pull-request-pipeline';
 import { ReleasePipeline } from '../constructs/release-pipeline';
@@ -27,13 +27,18 @@ export interface PipelineStackProps extends StackProps {
   readonly artifactBucket: s3.IBucket;
   /** The publish Lambda (ReleaseControl stack): adds the Publish stage. @default no Publish stage */
   readonly publishFunction?: lambda.IFunction;
-  /** Physical name of the release pipeline; with a publish function, the one it trusts. @default generated */
-  readonly releasePipelineName?: string;
+  /** Physical name of each branch class's pipeline; with a publish function, the ones it trusts. @default generated */
+  readonly pipelineNames?: Readonly<Record<BranchClass, string>>;
 }
 
-/** The release pipeline (pushes and manual runs) and the pull-request test pipeline. */
+/**
+ * The release pipelines (pushes and manual runs), one per branch class: the release branch's on
+ * the release projects, the integration branch's on the integration projects, so the two never
+ * share a build project, role or cache; and the pull-request test pipeline.
+ */
 export class PipelineStack extends Stack {
   readonly releasePipeline: ReleasePipeline;
+  readonly integrationPipeline: ReleasePipeline;
   readonly pullRequestPipeline: PullRequestPipeline;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -78,18 +83,22 @@ export class PipelineStack extends Stack {
       ...(catalog.rustWorkspace ? [catalog.rustWorkspace.sourcePath] : []),
       ...catalog.containerServices.map((s) => s.sourcePath),
     ];
-    this.releasePipeline = new ReleasePipeline(this, 'Release', {
-      source: props.connection,
-      pipelineName: props.releasePipelineName,
-      releaseBranch: source.releaseBranch,
-      integrationBranch: source.integrationBranch,
-      triggerFilePaths: triggerFilePaths(sourcePaths),
-      projects,
-      targets: props.targets,
-      repositories: importedRepositories(this, props.repositories),
-      artifactBucket,
-      publishFunction,
-    });
+    const repositories = importedRepositories(this, props.repositories);
+    const releasePipeline = (id: string, branch: string, branchClass: BranchClass) =>
+      new ReleasePipeline(this, id, {
+        source: props.connection,
+        ...(props.pipelineNames ? { pipelineName: props.pipelineNames[branchClass] } : {}),
+        branch,
+        branchClass,
+        triggerFilePaths: triggerFilePaths(sourcePaths),
+        projects,
+        targets: props.targets,
+        repositories,
+        artifactBucket,
+        publishFunction,
+      });
+    this.releasePipeline = releasePipeline('Release', source.releaseBranch, 'release');
+    this.integrationPipeline = releasePipeline('Integration', source.integrationBranch, 'integration');
     const prTests = projects.get(projectKeys.pullRequestTests);
     if (!prTests) throw new Error(`PipelineStack: no build project ${projectKeys.pullRequestTests}`);
     this.pullRequestPipeline = new PullRequestPipeline(this, 'PullRequests', {
@@ -99,6 +108,9 @@ export class PipelineStack extends Stack {
       artifactBucket,
     });
     new CfnOutput(this, 'ReleasePipelineName', { value: this.releasePipeline.pipeline.pipelineName });
+    new CfnOutput(this, 'IntegrationPipelineName', {
+      value: this.integrationPipeline.pipeline.pipelineName,
+    });
     new CfnOutput(this, 'PullRequestPipelineName', { value: this.pullRequestPipeline.pipeline.pipelineName });
   }
 }

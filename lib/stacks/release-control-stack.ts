@@ -5,11 +5,12 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { releaseFunctionNames, releasePipelineName } from '../../lambda/core/release/environment';
+import type { BranchClass } from '../../lambda/core/build-env';
+import { pipelineNames, releaseFunctionNames } from '../../lambda/core/release/environment';
 import type { WatchyConfig } from '../config';
 import { Bisect, type BisectSource } from '../constructs/bisect';
 import { BuildNotifications } from '../constructs/notifications';
-import { PublishFunction } from '../constructs/publish-function';
+import { PublishFunction, type PublishingProject } from '../constructs/publish-function';
 import { releaseWriterRoleNames } from '../constructs/release-bucket';
 import { ReleaseDashboard } from '../constructs/release-dashboard';
 import { ReleaseTopic } from '../constructs/release-topic';
@@ -31,6 +32,8 @@ export interface ReleaseControlStackProps extends StackProps {
   readonly buildProjects?: readonly codebuild.IProject[];
   /** The binary projects by `{binaryType}-{architecture}` (rollback rebuilds run there). @default {} */
   readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+  /** The binary projects of both branch classes: the builds the publisher publishes. @default [] (nothing is published) */
+  readonly publishingProjects?: readonly PublishingProject[];
   /** The repository connection (Build stack): bisect lists commits in its own project through it. @default no bisect */
   readonly repository?: BisectSource;
   /** Projects whose failing release-branch builds are bisected. @default the rebuild projects */
@@ -49,8 +52,8 @@ export class ReleaseControlStack extends Stack {
   readonly publishFunction: lambda.IFunction;
   /** Invoke with `{"action": "emergency-rollback", "app": ..., "from": <the live version>, "requestId": ...}` (lambda/core/release/operations.ts). */
   readonly rollbackFunction: lambda.IFunction;
-  /** The name the release pipeline must have: the publish function reads that pipeline's runs. */
-  readonly releasePipelineName: string;
+  /** The names each branch class's pipeline must have: the publish function reads their runs. */
+  readonly pipelineNames: Readonly<Record<BranchClass, string>>;
 
   constructor(scope: Construct, id: string, props: ReleaseControlStackProps) {
     super(scope, id, props);
@@ -59,7 +62,7 @@ export class ReleaseControlStack extends Stack {
     const names = releaseFunctionNames(props.stackPrefix);
     // The release bucket policy names these roles (Distribution stack): they must be exactly these.
     const writers = releaseWriterRoleNames(props.stackPrefix, this.region);
-    this.releasePipelineName = releasePipelineName(props.stackPrefix);
+    this.pipelineNames = pipelineNames(props.stackPrefix);
 
     this.topic = new ReleaseTopic(this, 'Notifications', {
       emails: props.releaseControl.notificationEmails,
@@ -76,9 +79,9 @@ export class ReleaseControlStack extends Stack {
       integrationBranch: props.source.integrationBranch,
       functionName: names.publish,
       roleName: writers.publish,
-      // The binary projects stage releases; the publisher trusts their builds and nothing else.
-      releaseProjects: Object.values(props.rebuildProjects ?? {}),
-      releasePipelineName: this.releasePipelineName,
+      // The binary projects of both classes stage releases; the publisher trusts their builds and nothing else.
+      releaseProjects: props.publishingProjects ?? [],
+      pipelineNames: this.pipelineNames,
     });
     this.publishFunction = publish.function;
     this.rollbackFunction = new RollbackFunction(this, 'Rollback', {
@@ -95,7 +98,7 @@ export class ReleaseControlStack extends Stack {
       ['rollback', this.rollbackFunction],
     ]);
     // The Pipeline stack's pipelines start with this: the release pipeline is named so
-    // (releasePipelineName), CloudFormation names the others `<stack>-<logical id>-<suffix>`.
+    // (pipelineNames), CloudFormation names the others `<stack>-<logical id>-<suffix>`.
     const pipelineNamePrefix = `${props.stackPrefix}-Pipeline-`;
     if (props.repository) {
       const bisect = new Bisect(this, 'Bisect', {

@@ -56,6 +56,17 @@ describe('example container services', () => {
     expect(stages[0]!.join('\n')).toMatch(/RUN node --test/);
   });
 
+  test('the status-api Dockerfile takes its base image only from the NODE_IMAGE build arg: no default, no tag of its own', () => {
+    const text = readFileSync(join(ROOT, 'examples/services/status-api/Dockerfile'), 'utf8');
+    const lines = text.split('\n').map((l) => l.trim());
+    const froms = lines.filter((l) => /^FROM\s/i.test(l));
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const from of froms) expect(from).toMatch(/^FROM \$\{NODE_IMAGE\} AS \w+$/);
+    // Declared without a default, so a build that does not pass the pinned digest fails.
+    expect(lines.filter((l) => /^ARG NODE_IMAGE\b/.test(l))).toEqual(['ARG NODE_IMAGE']);
+    expect(text).not.toMatch(/node:\d+/);
+  });
+
   test.each(catalog.map((s) => [s.name, s.sourcePath] as const))(
     "%s's own test suite passes (node --test)",
     (_name, sourcePath) => {

@@ -1,7 +1,8 @@
 /**
- * Runs buildspecs/image.yml and buildspecs/scan.yml with the local CodeBuild runner
- * (lambda/core/buildspec) and, first on PATH, shims for the tools that need a Docker engine or AWS:
- * `docker`, `pack`, `aws`, `curl` (and `uname` when a test plays an ARM host). Each shim records its
+ * Runs buildspecs/image.yml and buildspecs/scan.yml (and rust-lambda.yml's rustup-init install)
+ * with the local CodeBuild runner (lambda/core/buildspec) and, first on PATH, shims for the tools
+ * that need a Docker engine, AWS or the network: `docker`, `pack`, `aws`, `curl` (and `uname` when
+ * a test plays an ARM host). Each shim records its
  * arguments (one JSON array per call) so tests assert exactly what would have reached the engine,
  * ECR and the network. There is no Docker engine on these machines; everything up to those calls
  * is the real buildspec running in bash.
@@ -69,13 +70,15 @@ export interface ShimRun {
 
 export interface ShimOptions {
   /** The buildspec file in buildspecs/. */
-  readonly buildspec: 'image.yml' | 'scan.yml';
+  readonly buildspec: 'image.yml' | 'scan.yml' | 'rust-lambda.yml';
   /** Project variables (over the buildspec's own). */
   readonly variables: Record<string, string>;
   /** Tools to shim. @default docker, pack, aws, curl */
   readonly shims?: readonly string[];
   /** Extra environment of the shims (SHIM_*). @default {} */
   readonly shimEnv?: Record<string, string>;
+  /** The PATH after the shims. @default process.env.PATH */
+  readonly path?: string;
   /** Prepares files in the shim dir (scan replies, a pack tarball) before the run. */
   readonly prepare?: (dir: string) => void;
 }
@@ -111,7 +114,7 @@ export async function runWithShims(options: ShimOptions): Promise<ShimRun> {
     },
     baseEnv: {
       ...process.env,
-      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      PATH: `${bin}:${options.path ?? process.env.PATH ?? ''}`,
       SHIM_DIR: dir,
       SHIM_LOG: log,
       SHIM_PUSHED_DIGEST: PUSHED_DIGEST,

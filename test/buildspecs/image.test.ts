@@ -28,6 +28,13 @@ import {
 } from './image-shims';
 
 const SOURCE_URL = 'https://github.com/watchy-cloud/watchy-release-platform';
+/** The image pins of image.yml (its env variables): the one place base and builder images are set. */
+const PINS = (
+  parse(readFileSync(join(ROOT, 'buildspecs', 'image.yml'), 'utf8')) as {
+    env: { variables: Record<string, string> };
+  }
+).env.variables;
+const DIGEST_REF = /^[a-z0-9][a-z0-9./_-]*(:[\w][\w.-]*)?@sha256:[0-9a-f]{64}$/;
 const BUILD_URL = 'https://eu-west-1.console.aws.amazon.com/codesuite/codebuild/projects/x/build/x:1';
 const RELAY_URI = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/watchy/webhook-relay';
 
@@ -97,6 +104,10 @@ describe('buildspecs/image.yml', () => {
       flagValues(build, '--build-arg').map((a) => a.split(/=(.*)/s).slice(0, 2)),
     );
     expect(buildArgs).toMatchObject({ REVISION: COMMIT, SOURCE: SOURCE_URL, VERSION: '1.2.3', BUILD_URL });
+    // The base image: the digest pinned in image.yml, never a tag.
+    expect(buildArgs.NODE_IMAGE).toBe(PINS.NODE_IMAGE);
+    expect(buildArgs.NODE_IMAGE).toMatch(DIGEST_REF);
+    expect(buildArgs.NODE_IMAGE).toMatch(/\/node:22-alpine@sha256:/);
     expect(buildArgs.CREATED).toBe(labels['org.opencontainers.image.created']);
     expect(push).toEqual(['push', image]);
     expect(run.callsOf('pack')).toEqual([]);
@@ -107,7 +118,7 @@ describe('buildspecs/image.yml', () => {
     });
   });
 
-  test('buildpacks service, up to the engine call (pack shim): Paketo builder, BP_OCI labels, published to its own repository, no docker build', async () => {
+  test('buildpacks service, up to the engine call (pack shim): Paketo builder and run image by digest, BP_OCI labels, published to its own repository, no docker build', async () => {
     const run = await runWithShims({
       buildspec: 'image.yml',
       variables: webhookRelay(),
@@ -119,7 +130,11 @@ describe('buildspecs/image.yml', () => {
     expect(pack).toHaveLength(1);
     const args = pack[0]!;
     expect(args.slice(0, 2)).toEqual(['build', `${RELAY_URI}:${COMMIT}`]);
-    expect(flagValues(args, '--builder')).toEqual(['paketobuildpacks/builder-jammy-base']);
+    expect(flagValues(args, '--builder')).toEqual([PINS.PAKETO_BUILDER]);
+    expect(PINS.PAKETO_BUILDER).toMatch(/^paketobuildpacks\/builder-jammy-base@sha256:[0-9a-f]{64}$/);
+    // The run image too: otherwise the builder's metadata names it by a moving tag.
+    expect(flagValues(args, '--run-image')).toEqual([PINS.PAKETO_RUN_IMAGE]);
+    expect(PINS.PAKETO_RUN_IMAGE).toMatch(/^paketobuildpacks\/run-jammy-base@sha256:[0-9a-f]{64}$/);
     expect(flagValues(args, '--path')).toEqual(['examples/services/webhook-relay']);
     expect(flagValues(args, '--platform')).toEqual(['linux/amd64']);
     expect(args).toContain('--publish');
@@ -228,6 +243,49 @@ describe('buildspecs/image.yml', () => {
       'image: examples/services/webhook-relay/Dockerfile not found (builder dockerfile)',
     );
     expect(run.callsOf('docker')).toEqual([]);
+  });
+
+  test.each([
+    ['NODE_IMAGE', 'public.ecr.aws/docker/library/node:22-alpine'],
+    ['PAKETO_BUILDER', 'paketobuildpacks/builder-jammy-base:latest'],
+    ['PAKETO_RUN_IMAGE', `paketobuildpacks/run-jammy-base@sha256:${'a'.repeat(63)}`],
+  ])('an image pin that is not a digest (%s = %s) fails before any engine call', async (name, value) => {
+    const run = await runWithShims({ buildspec: 'image.yml', variables: statusApi({ [name]: value }) });
+    expect(run.result.status).toBe('FAILED');
+    expect(run.output).toContain(
+      `image: ${name} must be pinned by digest (name@sha256:<64 hex digits>), got '${value}'`,
+    );
+    expect(run.callsOf('docker')).toEqual([]);
+    expect(run.callsOf('pack')).toEqual([]);
+  });
+
+  test('a Dockerfile with a base image by tag fails before any engine call, naming the line; stages and digests pass', async () => {
+    const service = mkdtempSync(join(tmpdir(), 'watchy-dockerfile-'));
+    const digest = `sha256:${'c'.repeat(64)}`;
+    writeFileSync(
+      join(service, 'Dockerfile'),
+      `ARG NODE_IMAGE\nFROM \${NODE_IMAGE} AS deps\nFROM --platform=linux/amd64 busybox@${digest} AS tools\nFROM deps\n# FROM node:22 in a comment\nFROM node:22-alpine\n`,
+    );
+    const bad = await runWithShims({
+      buildspec: 'image.yml',
+      variables: statusApi({ [WATCHY_SOURCE_PATH]: service }),
+    });
+    expect(bad.result.status).toBe('FAILED');
+    expect(bad.output).toContain(
+      `image: ${service}/Dockerfile line 6: FROM node:22-alpine is not pinned by digest: use \${NODE_IMAGE} or name@sha256:<digest>`,
+    );
+    expect(bad.callsOf('docker')).toEqual([]);
+
+    writeFileSync(
+      join(service, 'Dockerfile'),
+      `FROM \${NODE_IMAGE} AS deps\nFROM busybox@${digest}\nFROM deps\n`,
+    );
+    const good = await runWithShims({
+      buildspec: 'image.yml',
+      variables: statusApi({ [WATCHY_SOURCE_PATH]: service }),
+    });
+    expect(good.result.failure).toBeUndefined();
+    expect(good.callsOf('docker').map((c) => c[0])).toEqual(['login', 'build', 'push']);
   });
 
   test('a repository URI that is not an ECR repository fails with a clear message', async () => {

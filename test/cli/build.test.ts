@@ -205,6 +205,31 @@ describe('watchy build nuitka', () => {
     expect(existsSync(checkout.path('dist'))).toBe(false);
   });
 
+  test('a monitor requirements.txt without sha256 values fails pre_build with one line, before compiling, and installs nothing', async () => {
+    writeFileSync(
+      checkout.path('examples', 'monitors', 'slack', 'requirements.txt'),
+      'python-dateutil==2.9.0.post0\n',
+    );
+    const cache = checkout.path('.cache');
+    const run = await watchyWithEnv(
+      checkout,
+      { WATCHY_CACHE_DIR: cache },
+      'nuitka',
+      '--app',
+      'slack',
+      '--version',
+      '1.2.3',
+    );
+    expectCode(run, 1);
+    expect(lastLine(run.stderr)).toMatch(
+      /COMMAND_EXECUTION_ERROR in PRE_BUILD: .*: pre_build: cannot install examples\/monitors\/slack\/requirements\.txt: every requirement needs its pinned version and sha256 \(tools\/setup\.sh --relock\)$/,
+    );
+    expect(run.stdout).toContain('== BUILD: skipped');
+    const deps = join(cache, 'deps');
+    expect(existsSync(deps) ? readdirSync(deps) : []).toEqual([]);
+    expect(existsSync(checkout.path('dist'))).toBe(false);
+  });
+
   test('an app name with a path trick is refused before anything runs', async () => {
     const run = await watchy(checkout, 'nuitka', '--app', '../slack');
     expectCode(run, 1);

@@ -3,8 +3,9 @@
  * CodeBuild runs them in its source directory, with their own `dist/` and `target/lambda/`, so a
  * test can break a source without touching the real tree and can see everything a build wrote.
  *
- * The code and tools (node_modules, .venv, bin, cli, lambda, lib, tools, buildspecs, .git) are
- * symlinks to this repository; the example sources are copies the test may modify.
+ * The code and tools (node_modules, .venv, bin, cli, lambda, lib, tools, buildspecs, .git, the
+ * pinned rust-toolchain.toml) are symlinks to this repository; the example sources are copies the
+ * test may modify.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ const LINKED = [
   'buildspecs',
   'package.json',
   'tsconfig.json',
+  'rust-toolchain.toml',
 ];
 
 export interface Checkout {

@@ -1,7 +1,7 @@
 /**
  * The branch of a build the pipeline started, when the build itself does not say (no
- * `WATCHY_BRANCH`): the release pipeline runs both branches, and only its Source action knows which
- * one a run was for (its `BranchName` output variable). The build's initiator names the pipeline
+ * `WATCHY_BRANCH`): only a pipeline's Source action knows which branch a run was for (its
+ * `BranchName` output variable; each release pipeline builds one branch, docs/decisions/010). The build's initiator names the pipeline
  * (`codepipeline/<name>`); the run is the newest one of that pipeline, started no later than the
  * build, whose source revision is the build's commit.
  */

@@ -2,6 +2,8 @@
  * The environment of the publish and rollback Lambdas: names set by the constructs in lib/ and read
  * by the handlers, defined once here.
  */
+import type { BranchClass } from '../build-env';
+
 export const RELEASE_ENV = {
   /** Release bucket name. */
   bucket: 'WATCHY_RELEASE_BUCKET',
@@ -24,8 +26,11 @@ export const RELEASE_ENV = {
    * build projects and their roles, whose builds publish may publish (trusted-build.ts); publish only.
    */
   releaseProjects: 'WATCHY_RELEASE_PROJECTS',
-  /** Name of the release pipeline, whose runs publish reads (releasePipelineName); publish only. */
-  releasePipeline: 'WATCHY_RELEASE_PIPELINE',
+  /**
+   * JSON object `{"release": "<pipeline>", "integration": "<pipeline>"}`: the pipeline of each branch
+   * class (pipelineNames), whose runs publish reads; publish only.
+   */
+  pipelines: 'WATCHY_PIPELINES',
   /** Powertools Metrics namespace. */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
@@ -39,12 +44,20 @@ export function releaseFunctionNames(stackPrefix: string): { publish: string; ro
 }
 
 /**
- * The release pipeline's physical name, `{stack prefix}-Pipeline-Release`: fixed at synth so that
- * release control (deployed before the pipeline) can trust and read its runs without referencing
- * the Pipeline stack.
+ * The physical name of each branch class's pipeline, `{stack prefix}-Pipeline-Release` and
+ * `{stack prefix}-Pipeline-Integration`: fixed at synth so that release control (deployed before
+ * the pipelines) can trust and read their runs without referencing the Pipeline stack.
  */
+export function pipelineNames(stackPrefix: string): Readonly<Record<BranchClass, string>> {
+  return {
+    release: `${stackPrefix}-Pipeline-Release`,
+    integration: `${stackPrefix}-Pipeline-Integration`,
+  };
+}
+
+/** The release branch's pipeline name (pipelineNames). */
 export function releasePipelineName(stackPrefix: string): string {
-  return `${stackPrefix}-Pipeline-Release`;
+  return pipelineNames(stackPrefix).release;
 }
 
 /** Reads a required variable or throws naming it. */

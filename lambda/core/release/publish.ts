@@ -118,6 +118,13 @@ export async function publishBuild(
     );
   }
   const branch = build.branch.from === 'released-commit' ? settings.releaseBranch : build.branch.name;
+  const classBranch = build.branchClass === 'release' ? settings.releaseBranch : settings.integrationBranch;
+  if (branch !== classBranch) {
+    throw new ReleaseError(
+      'conflict',
+      `build ${build.buildId} is of the ${build.branchClass} class, which publishes ${classBranch} only, not ${branch}; nothing was published`,
+    );
+  }
   return publishKey(deps, settings, key, { branch, build });
 }
 

@@ -20,6 +20,7 @@ import {
   distFileNames,
   type ArtifactRef,
 } from '../artifacts';
+import { BRANCH_CLASSES } from '../build-env';
 import { ReleaseError } from './errors';
 import { describeZodIssue } from '../zod-issue';
 
@@ -155,6 +156,8 @@ export const PublishJobParametersSchema = z.strictObject({
     message: 'expected a pipeline execution id (a UUID)',
   }),
   buildAction: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'expected an action name' }),
+  /** The branch class of the pipeline whose Publish action this is: its runs are the ones read. */
+  pipeline: z.enum(BRANCH_CLASSES),
 });
 export type PublishJobParameters = z.output<typeof PublishJobParametersSchema>;
 

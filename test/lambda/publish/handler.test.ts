@@ -14,6 +14,7 @@ import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from '..
 import {
   addRun,
   BUILD_ACTION,
+  INTEGRATION_PROJECT,
   MAIN_COMMIT,
   prefixOf,
   stageAsBuild,
@@ -105,7 +106,7 @@ describe('publish handler', () => {
     const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId, requestKey });
     const result = await handlePublishEvent(
       deps,
-      job('job-1', { pipelineExecutionId: run, buildAction: BUILD_ACTION }),
+      job('job-1', { pipelineExecutionId: run, buildAction: BUILD_ACTION, pipeline: 'release' }),
     );
     expect(result).toEqual({ jobId: 'job-1' });
     expect(jobs.calls).toEqual([
@@ -125,7 +126,7 @@ describe('publish handler', () => {
     const before = await released();
     const result = await handlePublishEvent(
       deps,
-      job('job-2', { pipelineExecutionId: run, buildAction: BUILD_ACTION }),
+      job('job-2', { pipelineExecutionId: run, buildAction: BUILD_ACTION, pipeline: 'release' }),
     );
     const reason = `${otherKey} is outside the staging prefix of build ${buildId} (${prefixOf(buildId)}); nothing was published`;
     expect(result).toEqual({ jobId: 'job-2', failed: reason });
@@ -158,7 +159,7 @@ describe('publish handler', () => {
   });
 
   test('direct invocation by build id returns the outcome and emits Publishes and BinarySize metrics', async () => {
-    const buildId = await startBuild(tw, 'refs/heads/develop');
+    const buildId = await startBuild(tw, 'refs/heads/develop', INTEGRATION_PROJECT);
     await stageAsBuild(world, buildId, { version: '6.1.0' }, 'develop');
     const outcome = await handlePublishEvent(deps, { buildId });
     expect(outcome).toMatchObject({

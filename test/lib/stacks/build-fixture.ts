@@ -12,7 +12,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { releasePipelineName } from '../../../lambda/core/release/environment';
+import { pipelineNames } from '../../../lambda/core/release/environment';
 import { loadConfig, type WatchyConfig } from '../../../lib/config';
 import { BuildStack } from '../../../lib/stacks/build-stack';
 import { PipelineStack } from '../../../lib/stacks/pipeline-stack';
@@ -38,8 +38,8 @@ export interface FixtureOptions {
   readonly overrides?: unknown;
   readonly buildspecDir?: string;
   readonly publishFunction?: boolean;
-  /** The release pipeline's name. @default releasePipelineName('Watchy'), as the platform names it */
-  readonly releasePipelineName?: string;
+  /** The pipelines' names. @default pipelineNames('Watchy'), as the platform names them */
+  readonly pipelineNames?: { release: string; integration: string };
 }
 
 export function fixture(options: FixtureOptions = {}): Fixture {
@@ -98,7 +98,7 @@ function wire(app: App, options: FixtureOptions): Fixture {
     repositories,
     artifactBucket: build.artifactBucket,
     publishFunction,
-    releasePipelineName: options.releasePipelineName ?? releasePipelineName('Watchy'),
+    pipelineNames: options.pipelineNames ?? pipelineNames('Watchy'),
   });
   const buildTemplate = Template.fromStack(build);
   const pipelineTemplate = Template.fromStack(pipeline);

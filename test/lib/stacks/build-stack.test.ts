@@ -17,33 +17,45 @@ import {
   WATCHY_VERSION,
 } from '../../../lambda/core/build-env';
 import { loadBuildSpec } from '../../../lib/constructs/build-project';
-import { BUILDSPEC_FILES, DEFAULT_BUILDSPEC_DIR, projectKeys } from '../../../lib/constructs/build-projects';
+import {
+  BRANCH_CLASSES,
+  BUILDSPEC_FILES,
+  DEFAULT_BUILDSPEC_DIR,
+  cachePrefix,
+  classProjectKey,
+  projectKeys,
+  type BranchClass,
+} from '../../../lib/constructs/build-projects';
 import { normalisedTemplate } from '../../support/synth';
 import { asList, fixture, nagFindings, resourcesOf, type Fixture } from './build-fixture';
 
 const X86_IMAGE = 'aws/codebuild/amazonlinux-x86_64-standard:5.0';
 const ARM_IMAGE = 'aws/codebuild/amazonlinux-aarch64-standard:3.0';
-const KEYS = [
-  'nuitka-x86_64',
-  'nuitka-arm64',
-  'rust-arm64',
-  'image-status-api-x86_64',
-  'image-webhook-relay-x86_64',
-  'tests',
-  'pull-request-tests',
-  'scan',
-];
-/** Which buildspec each default project runs. */
-const KIND: Record<string, keyof typeof BUILDSPEC_FILES> = {
+/** Which buildspec each default project of a branch class runs (the class's own projects). */
+const CLASS_KIND: Record<string, keyof typeof BUILDSPEC_FILES> = {
   'nuitka-x86_64': 'nuitka',
   'nuitka-arm64': 'nuitka',
   'rust-arm64': 'rust',
   'image-status-api-x86_64': 'image',
   'image-webhook-relay-x86_64': 'image',
   tests: 'tests',
+};
+/** The projects with an S3 cache, per class (image projects have a local Docker layer cache). */
+const S3_CACHED = ['nuitka-x86_64', 'nuitka-arm64', 'rust-arm64', 'tests'];
+/** Every project of the release class and of the integration class, with its class and plain key. */
+const CLASS_PROJECTS = BRANCH_CLASSES.flatMap((branchClass) =>
+  Object.keys(CLASS_KIND).map((base) => ({ key: classProjectKey(base, branchClass), base, branchClass })),
+);
+/** Which buildspec each default project runs. */
+const KIND: Record<string, keyof typeof BUILDSPEC_FILES> = {
+  ...Object.fromEntries(CLASS_PROJECTS.map(({ key, base }) => [key, CLASS_KIND[base]!])),
   'pull-request-tests': 'tests',
   scan: 'scan',
 };
+const KEYS = Object.keys(KIND);
+const classOf = (key: string): BranchClass | undefined =>
+  CLASS_PROJECTS.find((p) => p.key === key)?.branchClass;
+const baseOf = (key: string): string => CLASS_PROJECTS.find((p) => p.key === key)?.base ?? key;
 const S3_WRITE = /^s3:(Put|Delete|Abort|Restore|Replicate|\*)/;
 
 let f: Fixture;
@@ -59,6 +71,10 @@ const text = (value: unknown) => JSON.stringify(value);
 describe('Build stack', () => {
   test('projects are keyed as the contract says (one per architecture, per service, tests, scan)', () => {
     expect([...f.build.projects.keys()].sort()).toEqual([...KEYS].sort());
+    // The release class keeps the plain keys; the integration class has its own, prefixed.
+    expect(KEYS).toEqual(
+      expect.arrayContaining(['nuitka-x86_64', 'integration-nuitka-x86_64', 'integration-tests']),
+    );
   });
 
   test('every project image is Amazon Linux 2023: x86 standard 5.0, ARM standard 3.0', () => {
@@ -82,7 +98,10 @@ describe('Build stack', () => {
   test('a project per architecture the catalog builds: x86_64-only Nuitka apps give no ARM project', () => {
     const apps = f.config.catalog.nuitkaApps.map((a) => ({ ...a, architectures: ['x86_64'] }));
     const only = fixture({ overrides: { catalog: { nuitkaApps: apps } } });
-    expect([...only.build.projects.keys()].filter((k) => k.startsWith('nuitka-'))).toEqual(['nuitka-x86_64']);
+    expect([...only.build.projects.keys()].filter((k) => k.includes('nuitka-')).sort()).toEqual([
+      'integration-nuitka-x86_64',
+      'nuitka-x86_64',
+    ]);
   });
 
   test('buildspecs are inlined from buildspecs/*.yml (parsed YAML equal)', () => {
@@ -127,7 +146,7 @@ describe('Build stack', () => {
     }
   });
 
-  test('every buildspec cache path is covered: S3 cache under the project key, or the local custom cache', () => {
+  test('every buildspec cache path is covered: S3 cache under the class and project key, or the local custom cache', () => {
     for (const key of KEYS.filter((k) => k !== projectKeys.pullRequestTests)) {
       const paths =
         loadBuildSpec(join(DEFAULT_BUILDSPEC_DIR, BUILDSPEC_FILES[KIND[key]!])).document.cache?.paths ?? [];
@@ -141,14 +160,14 @@ describe('Build stack', () => {
         ]);
       } else {
         expect([key, cache.Type]).toEqual([key, 'S3']);
-        expect(text(cache.Location)).toContain(`"/${key}"`);
+        expect(text(cache.Location)).toContain(`"/${cachePrefix(baseOf(key), classOf(key)!)}"`);
       }
       for (const path of paths) expect(path).toMatch(/^\/root\/\.(cache|cargo|npm)\//);
     }
   });
 
   test('a project can read and write only its own cache prefix', () => {
-    for (const key of ['nuitka-x86_64', 'nuitka-arm64', 'rust-arm64', 'tests']) {
+    for (const key of CLASS_PROJECTS.filter((p) => S3_CACHED.includes(p.base)).map((p) => p.key)) {
       const cacheStatements = f
         .projectStatements(key)
         .filter((s) => text(s.Resource).includes('StorageCache'));
@@ -159,7 +178,64 @@ describe('Build stack', () => {
         .map((s) => text(s.Resource));
       expect(objectResources.length).toBeGreaterThan(0);
       for (const resource of objectResources)
-        expect([key, resource]).toEqual([key, expect.stringContaining(`/${key}/*`)]);
+        expect([key, resource]).toEqual([
+          key,
+          expect.stringContaining(`/${cachePrefix(baseOf(key), classOf(key)!)}/*`),
+        ]);
+    }
+  });
+
+  test('release and integration builds never share a cache: separate projects, roles and cache locations, and each role writes only its own class prefix', () => {
+    const cached = resourcesOf(f.buildJson, 'AWS::CodeBuild::Project').filter(
+      ([, p]) => (p.Properties.Cache?.Type ?? 'NO_CACHE') !== 'NO_CACHE',
+    );
+    // No project shares its cache with another project (no cache namespace, no common location).
+    expect(cached.filter(([, p]) => p.Properties.Cache.CacheNamespace !== undefined)).toEqual([]);
+    const locations = cached
+      .filter(([, p]) => p.Properties.Cache.Type === 'S3')
+      .map(([, p]) => text(p.Properties.Cache.Location));
+    expect(new Set(locations).size).toBe(locations.length);
+    for (const branchClass of BRANCH_CLASSES) {
+      const other = BRANCH_CLASSES.find((c) => c !== branchClass)!;
+      for (const base of Object.keys(CLASS_KIND)) {
+        const key = classProjectKey(base, branchClass);
+        const twin = classProjectKey(base, other);
+        // Its own project and its own role, not the other class's.
+        expect(f.projectId(key)).not.toBe(f.projectId(twin));
+        expect(text(project(key).ServiceRole)).not.toBe(text(project(twin).ServiceRole));
+        // Every cache write of its role is under its own class's prefix; none under the other's.
+        const writes = f
+          .projectStatements(key)
+          .filter(
+            (s) =>
+              text(s.Resource).includes('StorageCache') &&
+              asList(s.Action).some((a: string) => S3_WRITE.test(a)),
+          );
+        expect(writes.length).toBe(S3_CACHED.includes(base) ? 1 : 0);
+        for (const w of writes) {
+          expect(text(w.Resource)).toContain(`/${branchClass}/`);
+          expect(text(w.Resource)).not.toContain(`/${other}/`);
+        }
+      }
+    }
+    // The bucket refuses writes under release/ from any principal but the release projects' roles.
+    const [cacheBucketId] = resourcesOf(f.buildJson, 'AWS::S3::Bucket').find(([id]) =>
+      id.startsWith('StorageCache'),
+    )!;
+    const policy = resourcesOf(f.buildJson, 'AWS::S3::BucketPolicy').find(
+      ([, p]) => text(p.Properties.Bucket) === text({ Ref: cacheBucketId }),
+    )![1];
+    const deny = policy.Properties.PolicyDocument.Statement.find(
+      (s: any) => s.Sid === 'OnlyReleaseBuildsWriteTheReleaseCache',
+    );
+    expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject' });
+    expect(text(deny.Resource)).toContain('/release/*');
+    const allowed = text(deny.Condition.ArnNotEquals['aws:PrincipalArn']);
+    for (const base of S3_CACHED) {
+      expect(allowed).toContain(project(classProjectKey(base, 'release')).ServiceRole['Fn::GetAtt'][0]);
+      expect(allowed).not.toContain(
+        project(classProjectKey(base, 'integration')).ServiceRole['Fn::GetAtt'][0],
+      );
     }
   });
 
@@ -180,7 +256,7 @@ describe('Build stack', () => {
       scan: 10,
     };
     for (const key of KEYS) {
-      expect([key, project(key).TimeoutInMinutes]).toEqual([key, expected[key]]);
+      expect([key, project(key).TimeoutInMinutes]).toEqual([key, expected[baseOf(key)]]);
       expect([key, project(key).QueuedTimeoutInMinutes]).toEqual([key, 60]);
     }
     const custom = fixture({
@@ -242,7 +318,13 @@ describe('Build stack', () => {
   });
 
   test(`release build roles can write to the release bucket only under ${STAGING_PREFIX}/\${aws:userid}/*`, () => {
-    for (const key of ['nuitka-x86_64', 'nuitka-arm64', 'rust-arm64']) {
+    for (const key of [
+      'nuitka-x86_64',
+      'nuitka-arm64',
+      'rust-arm64',
+      'integration-nuitka-x86_64',
+      'integration-rust-arm64',
+    ]) {
       const release = f
         .projectStatements(key)
         .filter(
@@ -280,7 +362,7 @@ describe('Build stack', () => {
   });
 
   test('tests, pull-request tests and scan cannot touch the release bucket', () => {
-    for (const key of ['tests', 'pull-request-tests', 'scan']) {
+    for (const key of ['tests', 'integration-tests', 'pull-request-tests', 'scan']) {
       expect(text(f.projectStatements(key))).not.toContain('Releases');
       expect(env(key)[WATCHY_RELEASE_BUCKET]).toBeUndefined();
     }
@@ -290,6 +372,7 @@ describe('Build stack', () => {
     for (const [key, service, other] of [
       ['image-status-api-x86_64', 'status-api', 'webhook-relay'],
       ['image-webhook-relay-x86_64', 'webhook-relay', 'status-api'],
+      ['integration-image-status-api-x86_64', 'status-api', 'webhook-relay'],
     ] as const) {
       const push = f.projectStatements(key).filter((s) => asList(s.Action).includes('ecr:PutImage'));
       expect(push).toHaveLength(1);

@@ -17,9 +17,10 @@ import {
   devVersion,
   resolveBuildVersion,
 } from '../../../lambda/core/build-env';
-import { releasePipelineName } from '../../../lambda/core/release/environment';
+import { pipelineNames } from '../../../lambda/core/release/environment';
 import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '../../../lambda/core/versions';
-import { projectKeys } from '../../../lib/constructs/build-projects';
+import { BRANCH_CLASSES, classProjectKey, projectKeys } from '../../../lib/constructs/build-projects';
+import { buildActionName } from '../../../lib/constructs/release-pipeline';
 import {
   FORCE_BUILD_FILE,
   MAX_FILE_PATH_PATTERNS,
@@ -40,8 +41,19 @@ const text = (value: unknown) => JSON.stringify(value);
 function pipelines(json: any): any[] {
   return resourcesOf(json, 'AWS::CodePipeline::Pipeline').map(([, p]) => p.Properties);
 }
+/** The push-triggered pipeline of a branch: `main` (the release pipeline) or `develop` (the integration pipeline). */
+function pushPipeline(json: any, branch: string): any {
+  const found = pipelines(json).filter((p) =>
+    p.Triggers[0].GitConfiguration.Push?.some((push: any) => push.Branches.Includes.includes(branch)),
+  );
+  expect(found).toHaveLength(1);
+  return found[0];
+}
 function releasePipeline(json: any): any {
-  return pipelines(json).find((p) => p.Triggers[0].GitConfiguration.Push)!;
+  return pushPipeline(json, 'main');
+}
+function integrationPipeline(json: any): any {
+  return pushPipeline(json, 'develop');
 }
 function pullRequestPipeline(json: any): any {
   return pipelines(json).find((p) => p.Triggers[0].GitConfiguration.PullRequest)!;
@@ -72,13 +84,52 @@ describe('release pipeline', () => {
     expect(pipeline.ExecutionMode).toBe('QUEUED');
   });
 
-  test('push trigger on the release and integration branches', () => {
-    const [trigger] = releasePipeline(f.pipelineJson).Triggers;
-    expect(trigger.ProviderType).toBe('CodeStarSourceConnection');
-    expect(trigger.GitConfiguration.SourceActionName).toBe('Source');
-    expect(trigger.GitConfiguration.Push).toHaveLength(1);
-    expect(trigger.GitConfiguration.Push[0].Branches).toEqual({ Includes: ['main', 'develop'] });
-    expect(trigger.GitConfiguration.PullRequest).toBeUndefined();
+  test('one push-triggered pipeline per branch: main runs the release pipeline, develop the integration pipeline', () => {
+    const push = pipelines(f.pipelineJson).filter((p) => p.Triggers[0].GitConfiguration.Push);
+    expect(push).toHaveLength(2);
+    for (const [pipeline, branch] of [
+      [releasePipeline(f.pipelineJson), 'main'],
+      [integrationPipeline(f.pipelineJson), 'develop'],
+    ] as const) {
+      const [trigger] = pipeline.Triggers;
+      expect(trigger.ProviderType).toBe('CodeStarSourceConnection');
+      expect(trigger.GitConfiguration.SourceActionName).toBe('Source');
+      expect(trigger.GitConfiguration.Push).toHaveLength(1);
+      expect(trigger.GitConfiguration.Push[0].Branches).toEqual({ Includes: [branch] });
+      expect(trigger.GitConfiguration.PullRequest).toBeUndefined();
+      // A manual run builds the pipeline's own branch.
+      expect(stage(pipeline, 'Source').Actions[0].Configuration.BranchName).toBe(branch);
+      expect(pipeline.ExecutionMode).toBe('QUEUED');
+    }
+  });
+
+  test("each pipeline's Test and Build stages run only its own branch class's projects (release never shares a project, role or cache with develop)", () => {
+    for (const [pipeline, branchClass] of [
+      [releasePipeline(withPublish.pipelineJson), 'release'],
+      [integrationPipeline(withPublish.pipelineJson), 'integration'],
+    ] as const) {
+      const other = BRANCH_CLASSES.find((c) => c !== branchClass)!;
+      const [test] = stage(pipeline, 'Test').Actions;
+      expect(text(test.Configuration.ProjectName)).toContain(
+        withPublish.projectId(classProjectKey(projectKeys.tests, branchClass)),
+      );
+      const actions = stage(pipeline, 'Build').Actions;
+      expect(actions.map((a: any) => a.Name).sort()).toEqual([...BUILD_ACTIONS].sort());
+      for (const target of withPublish.build.targets) {
+        const action = actions.find((a: any) => a.Name === buildActionName(target));
+        expect(text(action.Configuration.ProjectName)).toContain(
+          withPublish.projectId(classProjectKey(target.projectKey, branchClass)),
+        );
+      }
+      // None of the other class's projects appears anywhere in its Test and Build stages.
+      const used = text([stage(pipeline, 'Test'), stage(pipeline, 'Build')]);
+      const bases = new Set([...withPublish.build.targets.map((t) => t.projectKey), projectKeys.tests]);
+      for (const key of [...bases].map((base) => classProjectKey(base, other))) {
+        expect([key, used.includes(withPublish.projectId(key))]).toEqual([key, false]);
+      }
+      // Both publish through the same Lambda; it decides from the branch what may be promoted.
+      expect(stage(pipeline, 'Publish').Actions.length).toBe(BINARY_ACTIONS.length);
+    }
   });
 
   test('push trigger file-path filters cover every catalog source path, FORCE_BUILD and buildspecs/', () => {
@@ -179,29 +230,44 @@ describe('release pipeline', () => {
     }
   });
 
-  test('with a publish function: a Publish stage invokes it once per binary build, naming the run and the build action, nothing the build outputs', () => {
-    const pipeline = releasePipeline(withPublish.pipelineJson);
-    expect(pipeline.Stages.map((s: any) => s.Name)).toEqual(['Source', 'Test', 'Build', 'Scan', 'Publish']);
-    const actions = stage(pipeline, 'Publish').Actions;
-    expect(actions.map((a: any) => a.Name).sort()).toEqual(BINARY_ACTIONS.map((a) => `publish-${a}`).sort());
-    for (const action of actions) {
-      expect(action.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'Lambda' });
-      const build = action.Name.replace(/^publish-/, '');
-      // The run id is resolved by the pipeline service, the action name written at synth: the
-      // publisher reads that action's build, branch and commit from CodePipeline and CodeBuild.
-      expect(JSON.parse(action.Configuration.UserParameters)).toEqual({
-        pipelineExecutionId: '#{codepipeline.PipelineExecutionId}',
-        buildAction: build,
-      });
-    }
-  });
+  test.each([
+    ['release', 'Watchy-Pipeline-Release'],
+    ['integration', 'Watchy-Pipeline-Integration'],
+  ])(
+    'with a publish function: the %s pipeline (%s) has a Publish stage that invokes it once per binary build, naming the run, the build action and its class, nothing the build outputs',
+    (branchClass, name) => {
+      const pipeline = pipelines(withPublish.pipelineJson).find((p: any) => p.Name === name);
+      expect(pipeline.Stages.map((s: any) => s.Name)).toEqual(['Source', 'Test', 'Build', 'Scan', 'Publish']);
+      const actions = stage(pipeline, 'Publish').Actions;
+      expect(actions.map((a: any) => a.Name).sort()).toEqual(
+        BINARY_ACTIONS.map((a) => `publish-${a}`).sort(),
+      );
+      for (const action of actions) {
+        expect(action.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'Lambda' });
+        const build = action.Name.replace(/^publish-/, '');
+        // The run id is resolved by the pipeline service, the action name and class written at synth:
+        // the publisher reads that action's build, branch and commit from that class's pipeline.
+        expect(JSON.parse(action.Configuration.UserParameters)).toEqual({
+          pipelineExecutionId: '#{codepipeline.PipelineExecutionId}',
+          buildAction: build,
+          pipeline: branchClass,
+        });
+      }
+    },
+  );
 
   test('the release pipeline has the fixed name release control trusts (it cannot reference this stack)', () => {
-    expect(releasePipeline(withPublish.pipelineJson).Name).toBe(releasePipelineName('Watchy'));
-    expect(releasePipelineName('Watchy')).toBe('Watchy-Pipeline-Release');
-    expect(() => fixture({ publishFunction: true, releasePipelineName: '' })).toThrow(
-      'ReleasePipeline: a Publish stage needs the pipeline name the publish function trusts',
-    );
+    expect(releasePipeline(withPublish.pipelineJson).Name).toBe(pipelineNames('Watchy').release);
+    expect(pipelineNames('Watchy')).toEqual({
+      release: 'Watchy-Pipeline-Release',
+      integration: 'Watchy-Pipeline-Integration',
+    });
+    expect(() =>
+      fixture({
+        publishFunction: true,
+        pipelineNames: { release: '', integration: 'Watchy-Pipeline-Integration' },
+      }),
+    ).toThrow('ReleasePipeline: a Publish stage needs the pipeline name the publish function trusts');
   });
 
   test("the pipeline adds nothing to the publish function's role (its job-result grant is PublishFunction's own policy)", () => {

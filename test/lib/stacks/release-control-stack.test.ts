@@ -161,14 +161,15 @@ describe('ReleaseControl stack', () => {
     });
   });
 
-  test('the publish role reads builds of the release (binary) projects only, and the runs of the release pipeline by name', () => {
+  test('the publish role reads builds of the binary projects of both branch classes only, and the runs of the two pipelines by name', () => {
     const publish = roleRef('/Publish/Publish/Role');
     const own = allowStatements().filter(({ roles }) => roles.includes(publish));
     const builds = own.filter(({ statement }) => grants(statement, 'codebuild:BatchGetBuilds'));
     expect(builds).toHaveLength(1);
     const projects = builds[0]!.statement.Resource as unknown[];
-    // nuitka-x86_64, nuitka-arm64, rust-arm64, from the Build stack: no wildcard, no image, test or scan project.
-    expect(projects).toHaveLength(3);
+    // nuitka-x86_64, nuitka-arm64, rust-arm64 of each class, from the Build stack: no wildcard, no
+    // image, test or scan project.
+    expect(projects).toHaveLength(6);
     expect(JSON.stringify(projects)).not.toMatch(/\*|Image|Tests|Scan/);
     const runs = own.filter(({ statement }) => grants(statement, 'codepipeline:ListActionExecutions'));
     expect(runs).toHaveLength(1);
@@ -179,20 +180,31 @@ describe('ReleaseControl stack', () => {
     // Built from the name, not imported: the Pipeline stack is deployed after this one.
     const pipelineArn = JSON.stringify(runs[0]!.statement.Resource);
     expect(pipelineArn).toMatch(/:codepipeline:.*:Watchy-Pipeline-Release"/);
+    expect(pipelineArn).toMatch(/:codepipeline:.*:Watchy-Pipeline-Integration"/);
+    expect(runs[0]!.statement.Resource).toHaveLength(2);
     expect(pipelineArn).not.toMatch(/ImportValue|GetStackOutput/);
     const pipelineNames = Object.values(synth.templateJson('Pipeline').Resources ?? {})
       .filter((r) => r.Type === 'AWS::CodePipeline::Pipeline')
       .map((r) => (r.Properties as { Name?: string }).Name);
-    expect(pipelineNames).toContain('Watchy-Pipeline-Release');
+    expect(pipelineNames).toEqual(
+      expect.arrayContaining(['Watchy-Pipeline-Release', 'Watchy-Pipeline-Integration']),
+    );
   });
 
-  test("the publish function's environment names each release project with its role's id and ARN, and the release pipeline", () => {
+  test("the publish function's environment names each binary project with its role's id and ARN and its branch class, and both pipelines", () => {
     const [, fn] = Object.entries(json.Resources ?? {}).find(
       ([, r]) =>
         r.Type === 'AWS::Lambda::Function' && (r.Properties as any).FunctionName === 'Watchy-publish',
     )!;
     const variables = (fn.Properties as any).Environment.Variables;
-    expect(variables[RELEASE_ENV.releasePipeline]).toBe('Watchy-Pipeline-Release');
+    expect(JSON.parse(variables[RELEASE_ENV.pipelines])).toEqual({
+      release: 'Watchy-Pipeline-Release',
+      integration: 'Watchy-Pipeline-Integration',
+    });
+    // The project map is a Fn::Join (role ids and ARNs are the Build stack's outputs); the class is literal.
+    const classes = (cls: string) =>
+      JSON.stringify(variables[RELEASE_ENV.releaseProjects]).split(`branchClass\\":\\"${cls}\\"`).length - 1;
+    expect([classes('release'), classes('integration')]).toEqual([3, 3]);
     // A Fn::Join of the Build stack's outputs: what each output is, read from the Build stack.
     const text = JSON.stringify(variables[RELEASE_ENV.releaseProjects]);
     const names = [...text.matchAll(/"OutputName":"([^"]+)"/g)].map((m) => m[1]!);
@@ -203,9 +215,9 @@ describe('ReleaseControl stack', () => {
       return value['Fn::GetAtt']?.[1] ?? (value.Ref ? 'Ref' : JSON.stringify(value));
     });
     expect(attributes.sort()).toEqual([
-      ...Array(3).fill('Arn'),
-      ...Array(3).fill('Ref'),
-      ...Array(3).fill('RoleId'),
+      ...Array(6).fill('Arn'),
+      ...Array(6).fill('Ref'),
+      ...Array(6).fill('RoleId'),
     ]);
   });
 

@@ -14,12 +14,20 @@ import {
   type BuildTrust,
   type ReleaseProjects,
 } from '../../../../lambda/core/release/trusted-build';
+import type { BranchClass } from '../../../../lambda/core/build-env';
 import type { MotoServer } from '../../../support/moto-server';
 import { FakeCodePipeline, type FakeAction } from './fake-codepipeline';
 import { makePackage, type PackageSpec, type ReleaseWorld } from './fixtures';
 
 export const PIPELINE = 'Watchy-Pipeline-Release';
+export const INTEGRATION_PIPELINE = 'Watchy-Pipeline-Integration';
+export const PIPELINES: Record<BranchClass, string> = {
+  release: PIPELINE,
+  integration: INTEGRATION_PIPELINE,
+};
 export const RELEASE_PROJECT = 'watchy-nuitka-x86_64';
+/** The integration branch's own project of the same build (its own role). */
+export const INTEGRATION_PROJECT = 'watchy-integration-nuitka-x86_64';
 /** A project moto knows that is not a release project (the tests project). */
 export const OTHER_PROJECT = 'watchy-tests';
 export const ACCOUNT = '123456789012';
@@ -27,6 +35,12 @@ export const RELEASE_PROJECTS: ReleaseProjects = {
   [RELEASE_PROJECT]: {
     roleId: 'AROA5NUITKAX8664ROLE1',
     roleArn: `arn:aws:iam::${ACCOUNT}:role/watchy-nuitka-x86_64-role`,
+    branchClass: 'release',
+  },
+  [INTEGRATION_PROJECT]: {
+    roleId: 'AROA5INTEGRATIONNUITKA1',
+    roleArn: `arn:aws:iam::${ACCOUNT}:role/watchy-integration-nuitka-x86_64-role`,
+    branchClass: 'integration',
   },
 };
 export const BUILD_ACTION = 'nuitka-slack-x86_64';
@@ -44,6 +58,7 @@ export async function trustWorld(moto: MotoServer): Promise<TrustWorld> {
   const codebuild = new CodeBuildClient(moto.clientConfig);
   for (const [name, role] of [
     [RELEASE_PROJECT, RELEASE_PROJECTS[RELEASE_PROJECT]!.roleArn],
+    [INTEGRATION_PROJECT, RELEASE_PROJECTS[INTEGRATION_PROJECT]!.roleArn],
     [OTHER_PROJECT, `arn:aws:iam::${ACCOUNT}:role/watchy-tests-role`],
   ] as const) {
     await codebuild.send(
@@ -70,7 +85,7 @@ export async function trustWorld(moto: MotoServer): Promise<TrustWorld> {
       builds: new CodeBuildRunner(codebuild),
       pipelines: new CodePipelineRuns(client),
       releaseProjects: RELEASE_PROJECTS,
-      releasePipeline: PIPELINE,
+      pipelineNames: PIPELINES,
     },
     async close() {
       client.destroy();
@@ -108,7 +123,7 @@ export async function stageAsBuild(
   return (await stageDist(world.store, { dir, session, branch, buildId })).key;
 }
 
-/** A run of the release pipeline: Source (branch, commit) then the build action, as CodePipeline records it. */
+/** A run of a pipeline (the release one unless said): Source (branch, commit) then the build action, as CodePipeline records it. */
 export function addRun(
   tw: TrustWorld,
   run: {
@@ -122,10 +137,12 @@ export function addRun(
     /** @default now */
     startTime?: number;
     extra?: FakeAction[];
+    /** @default 'release' */
+    pipeline?: BranchClass;
   },
 ): string {
   const id = randomUUID();
-  tw.pipeline.addRun(PIPELINE, {
+  tw.pipeline.addRun(PIPELINES[run.pipeline ?? 'release'], {
     id,
     startTime: run.startTime ?? Math.floor(Date.now() / 1000) - 60,
     branch: run.branch,

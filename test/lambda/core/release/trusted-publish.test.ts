@@ -19,6 +19,7 @@ import {
 import { startMoto, type MotoServer } from '../../../support/moto-server';
 import { stageDist } from '../../../../lambda/core/release/stage';
 import { closeReleaseWorld, makePackage, releaseWorld, SETTINGS, type ReleaseWorld } from './fixtures';
+import type { BranchClass } from '../../../../lambda/core/build-env';
 import {
   addRun,
   BUILD_ACTION,
@@ -26,8 +27,10 @@ import {
   MAIN_COMMIT,
   OTHER_PROJECT,
   PIPELINE,
+  INTEGRATION_PIPELINE,
   prefixOf,
   RELEASE_PROJECT,
+  INTEGRATION_PROJECT,
   stageAsBuild,
   startBuild,
   trustWorld,
@@ -80,7 +83,11 @@ function rewritingBuilds(trust: BuildTrust, patch: Partial<BuildInfo>): BuildTru
   };
 }
 
-const job = (pipelineExecutionId: string) => ({ pipelineExecutionId, buildAction: BUILD_ACTION });
+const job = (pipelineExecutionId: string, pipeline: BranchClass = 'release') => ({
+  pipelineExecutionId,
+  buildAction: BUILD_ACTION,
+  pipeline,
+});
 
 describe('pipeline Publish action (fake: CodePipeline run history, moto has no ListActionExecutions)', () => {
   test('the honest path: the run’s build action’s staging is published and promoted on the run’s branch', async () => {
@@ -97,6 +104,7 @@ describe('pipeline Publish action (fake: CodePipeline run history, moto has no L
       buildId,
       project: 'watchy-nuitka-x86_64',
       stagingPrefix: prefixOf(buildId),
+      branchClass: 'release',
       branch: { from: 'pipeline', name: 'main' },
       sourceRevision: MAIN_COMMIT,
       requestKey,
@@ -128,7 +136,7 @@ describe('pipeline Publish action (fake: CodePipeline run history, moto has no L
   });
 
   test('build A naming build B’s request (a develop build’s staging, to publish as main) is refused', async () => {
-    const developBuild = await startBuild(tw, DEVELOP_COMMIT);
+    const developBuild = await startBuild(tw, DEVELOP_COMMIT, INTEGRATION_PROJECT);
     const developKey = await stageAsBuild(
       world,
       developBuild,
@@ -164,18 +172,77 @@ describe('pipeline Publish action (fake: CodePipeline run history, moto has no L
   });
 
   test('a develop run’s build whose request says main is refused: the branch is the run’s', async () => {
-    const buildId = await startBuild(tw, DEVELOP_COMMIT);
+    const buildId = await startBuild(tw, DEVELOP_COMMIT, INTEGRATION_PROJECT);
     const requestKey = await stageAsBuild(
       world,
       buildId,
       { version: '10.2.0', sourceRevision: DEVELOP_COMMIT },
       'main',
     );
-    const run = addRun(tw, { branch: 'develop', commit: DEVELOP_COMMIT, buildId, requestKey });
+    const run = addRun(tw, {
+      branch: 'develop',
+      commit: DEVELOP_COMMIT,
+      buildId,
+      requestKey,
+      pipeline: 'integration',
+    });
+    const message = await refused(async () =>
+      publishBuild(world.deps, SETTINGS, await trustedPipelineBuild(tw.trust, job(run, 'integration'))),
+    );
+    expect(message).toBe(`publish request says branch main, build ${buildId} is of develop`);
+  });
+
+  test('the integration pipeline’s build publishes its versioned artifact and never moves the pointer', async () => {
+    const buildId = await startBuild(tw, DEVELOP_COMMIT, INTEGRATION_PROJECT);
+    const requestKey = await stageAsBuild(
+      world,
+      buildId,
+      { version: '10.2.1', sourceRevision: DEVELOP_COMMIT },
+      'develop',
+    );
+    const run = addRun(tw, {
+      branch: 'develop',
+      commit: DEVELOP_COMMIT,
+      buildId,
+      requestKey,
+      pipeline: 'integration',
+    });
+    const build = await trustedPipelineBuild(tw.trust, job(run, 'integration'));
+    expect(build).toMatchObject({
+      branchClass: 'integration',
+      branch: { from: 'pipeline', name: 'develop' },
+    });
+    const outcome = await publishBuild(world.deps, SETTINGS, build);
+    expect(outcome.results).toEqual([
+      expect.objectContaining({ version: '10.2.1', branch: 'develop', pointer: 'not-promoted' }),
+    ]);
+  });
+
+  test('a release pipeline run whose build action names an integration project’s build is refused', async () => {
+    const buildId = await startBuild(tw, MAIN_COMMIT, INTEGRATION_PROJECT);
+    const requestKey = await stageAsBuild(
+      world,
+      buildId,
+      { version: '10.2.2', sourceRevision: MAIN_COMMIT },
+      'main',
+    );
+    const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId, requestKey });
     const message = await refused(async () =>
       publishBuild(world.deps, SETTINGS, await trustedPipelineBuild(tw.trust, job(run))),
     );
-    expect(message).toBe(`publish request says branch main, build ${buildId} is of develop`);
+    expect(message).toBe(
+      `build ${buildId} is of the integration class, not of the release pipeline ${PIPELINE} that names it`,
+    );
+  });
+
+  test('a Publish action that says the release pipeline, for a run of the integration pipeline, finds no such run', async () => {
+    // The release pipeline has runs of its own; none of them is this one (CodePipeline answers
+    // PipelineExecutionNotFoundException, as the fake does).
+    addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId: await startBuild(tw, MAIN_COMMIT) });
+    const buildId = await startBuild(tw, DEVELOP_COMMIT, INTEGRATION_PROJECT);
+    const run = addRun(tw, { branch: 'develop', commit: DEVELOP_COMMIT, buildId, pipeline: 'integration' });
+    const message = await refused(() => trustedPipelineBuild(tw.trust, job(run)));
+    expect(message).toBe(`no execution ${run}`);
   });
 
   test('a request recording another commit than the run’s is refused', async () => {
@@ -215,7 +282,11 @@ describe('pipeline Publish action (fake: CodePipeline run history, moto has no L
   test('a run that has no such build action is refused', async () => {
     const run = addRun(tw, { branch: 'main', commit: MAIN_COMMIT, buildId: 'x:y' });
     const message = await refused(() =>
-      trustedPipelineBuild(tw.trust, { pipelineExecutionId: run, buildAction: 'rust-arm64' }),
+      trustedPipelineBuild(tw.trust, {
+        pipelineExecutionId: run,
+        buildAction: 'rust-arm64',
+        pipeline: 'release',
+      }),
     );
     expect(message).toBe(`pipeline ${PIPELINE} run ${run} has no action rust-arm64`);
   });
@@ -230,6 +301,7 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
       buildId,
       project: 'watchy-nuitka-x86_64',
       stagingPrefix: prefixOf(buildId),
+      branchClass: 'release',
       branch: { from: 'source-version', name: 'main' },
     });
     const outcome = await publishBuild(world.deps, SETTINGS, build);
@@ -256,7 +328,9 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
       builds: { get: async (ids) => (asked.push(...ids), tw.trust.builds.get(ids)) },
     };
     const message = await refused(() => trustedBuild(recording, buildId));
-    expect(message).toBe(`build ${buildId} is not of a release build project (watchy-nuitka-x86_64)`);
+    expect(message).toBe(
+      `build ${buildId} is not of a release build project (watchy-integration-nuitka-x86_64, watchy-nuitka-x86_64)`,
+    );
     expect(asked).toEqual([]);
   });
 
@@ -267,7 +341,7 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
 
   test('build A naming build B’s request key is refused', async () => {
     const a = await startBuild(tw, 'refs/heads/main');
-    const b = await startBuild(tw, 'refs/heads/develop');
+    const b = await startBuild(tw, 'refs/heads/develop', INTEGRATION_PROJECT);
     const bKey = await stageAsBuild(world, b, { version: '11.2.0' }, 'develop');
     const message = await refused(async () =>
       publishBuild(world.deps, SETTINGS, await trustedBuild(tw.trust, a), bKey),
@@ -304,10 +378,16 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
   });
 
   test('a pipeline build gets its branch from the run that ran it (fake: CodeBuild initiator, moto reports "rootme")', async () => {
-    const buildId = await startBuild(tw, DEVELOP_COMMIT);
+    const buildId = await startBuild(tw, DEVELOP_COMMIT, INTEGRATION_PROJECT);
     await stageAsBuild(world, buildId, { version: '11.4.0', sourceRevision: DEVELOP_COMMIT }, 'main');
-    addRun(tw, { branch: 'develop', commit: DEVELOP_COMMIT, buildId, startTime: 1_700_000_000 });
-    const fromPipeline = rewritingBuilds(tw.trust, { initiator: `codepipeline/${PIPELINE}` });
+    addRun(tw, {
+      branch: 'develop',
+      commit: DEVELOP_COMMIT,
+      buildId,
+      startTime: 1_700_000_000,
+      pipeline: 'integration',
+    });
+    const fromPipeline = rewritingBuilds(tw.trust, { initiator: `codepipeline/${INTEGRATION_PIPELINE}` });
     const build = await trustedBuild(fromPipeline, buildId);
     expect(build.branch).toEqual({ from: 'pipeline', name: 'develop' });
     expect(build.sourceRevision).toBe(DEVELOP_COMMIT);
@@ -322,6 +402,27 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
     const other = rewritingBuilds(tw.trust, { initiator: 'codepipeline/Watchy-Pipeline-PullRequests1A2B' });
     expect(await refused(() => trustedBuild(other, buildId))).toBe(
       `build ${buildId} was started by pipeline Watchy-Pipeline-PullRequests1A2B, not the release pipeline ${PIPELINE}`,
+    );
+  });
+
+  test('a release project’s build started by the integration pipeline is refused (fake: CodeBuild initiator)', async () => {
+    const buildId = await startBuild(tw, 'refs/heads/main');
+    const crossed = rewritingBuilds(tw.trust, { initiator: `codepipeline/${INTEGRATION_PIPELINE}` });
+    expect(await refused(() => trustedBuild(crossed, buildId))).toBe(
+      `build ${buildId} was started by pipeline ${INTEGRATION_PIPELINE}, not the release pipeline ${PIPELINE}`,
+    );
+  });
+
+  test('an integration project’s build of refs/heads/main is never promoted: it publishes develop only', async () => {
+    const buildId = await startBuild(tw, 'refs/heads/main', INTEGRATION_PROJECT);
+    await stageAsBuild(world, buildId, { version: '11.5.0' }, 'main');
+    const build = await trustedBuild(tw.trust, buildId);
+    expect(build).toMatchObject({
+      branchClass: 'integration',
+      branch: { from: 'source-version', name: 'main' },
+    });
+    expect(await refused(() => publishBuild(world.deps, SETTINGS, build))).toBe(
+      `build ${buildId} is of the integration class, which publishes develop only, not main; nothing was published`,
     );
   });
 
@@ -389,7 +490,7 @@ describe('operator publish by build id (BatchGetBuilds on moto)', () => {
 
 describe('the operator path with --endpoint-url (in-process, the key and branch given)', () => {
   test('a develop build’s request published as main is refused: the request records its branch', async () => {
-    const buildId = await startBuild(tw, 'refs/heads/develop');
+    const buildId = await startBuild(tw, 'refs/heads/develop', INTEGRATION_PROJECT);
     const key = await stageAsBuild(world, buildId, { version: '13.0.0' }, 'develop');
     expect(await refused(() => publish(world.deps, SETTINGS, { requestKey: key, branch: 'main' }))).toBe(
       'publish request says branch develop, the invocation says main',
