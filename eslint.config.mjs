@@ -1,4 +1,89 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import tseslint from 'typescript-eslint';
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The import walls. Each import is resolved to a repository path and placed in an area: the core
+ * (`lambda/core/`), one Lambda adapter (`lambda/<name>/`), the infra (`lib/`, `bin/`), the CLI, or
+ * the CDK packages. The core imports neither infra, CDK nor an adapter; an adapter imports the core,
+ * never another adapter; nothing outside an adapter imports it; the infra imports only the core
+ * modules listed in LIB_CORE_IMPORTS.
+ */
+const LIB_CORE_IMPORTS = [
+  'lambda/core/artifacts',
+  'lambda/core/bisect/contract',
+  'lambda/core/bisect/engine',
+  'lambda/core/build-env',
+  'lambda/core/monitor/contract',
+  'lambda/core/notifications/contract',
+  'lambda/core/notifications/format',
+  'lambda/core/release/environment',
+  'lambda/core/release/history',
+  'lambda/core/release/request',
+  'lambda/core/release/trusted-build',
+  'lambda/core/versions',
+  'lambda/core/zod-issue',
+];
+
+function areaOf(file) {
+  if (file === 'lambda/core' || file.startsWith('lambda/core/')) return 'core';
+  const adapter = /^lambda\/([^/]+)/.exec(file);
+  if (adapter) return `adapter ${adapter[1]}`;
+  const top = file.split('/')[0];
+  return top === 'lib' || top === 'bin' ? 'infra' : top;
+}
+
+function targetOf(source, filename) {
+  if (source === 'aws-cdk-lib' || source.startsWith('aws-cdk-lib/') || source === 'constructs') {
+    return { area: 'cdk' };
+  }
+  if (!source.startsWith('.')) return undefined;
+  const file = path
+    .relative(ROOT, path.resolve(path.dirname(filename), source))
+    .split(path.sep)
+    .join('/');
+  return { area: areaOf(file), file: file.replace(/\/index$/, '') };
+}
+
+function wallBroken(from, to) {
+  if (from === to.area) return undefined;
+  if (from === 'core' && ['infra', 'cdk'].includes(to.area)) return 'the core does not import infra or CDK';
+  if (to.area.startsWith('adapter ')) return `nothing outside ${to.area} imports it; import the core instead`;
+  if (from.startsWith('adapter ') && to.area === 'infra') return 'an adapter does not import infra';
+  if (from === 'infra' && to.area === 'core' && !LIB_CORE_IMPORTS.includes(to.file)) {
+    return 'infra imports only the core contracts listed in eslint.config.mjs';
+  }
+  return undefined;
+}
+
+const importWalls = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'Keeps the core, the Lambda adapters, the infra and the CLI apart.' },
+    schema: [],
+    messages: { wall: "'{{source}}': {{reason}}" },
+  },
+  create(context) {
+    const relative = path.relative(ROOT, context.filename).split(path.sep).join('/');
+    if (relative.startsWith('..')) return {};
+    const from = areaOf(relative);
+    const check = (node) => {
+      if (!node.source || typeof node.source.value !== 'string') return;
+      const to = targetOf(node.source.value, context.filename);
+      const reason = to && wallBroken(from, to);
+      if (reason)
+        context.report({ node: node.source, messageId: 'wall', data: { source: node.source.value, reason } });
+    };
+    return {
+      ImportDeclaration: check,
+      ExportNamedDeclaration: check,
+      ExportAllDeclaration: check,
+      ImportExpression: check,
+    };
+  },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'examples/**', '.venv/**', 'dist/**', '**/*.generated.js'] },
@@ -10,5 +95,10 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
     },
+  },
+  {
+    files: ['lambda/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts', 'cli/**/*.ts'],
+    plugins: { walls: { rules: { imports: importWalls } } },
+    rules: { 'walls/imports': 'error' },
   },
 );

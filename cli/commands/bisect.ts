@@ -9,9 +9,8 @@ import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { buildIdOf, type BisectResponse } from '../../lambda/bisect/index';
 import { CodeBuildRunner } from '../../lambda/core/bisect/build-runner';
-import { APP_VARIABLE, ARCH_VARIABLE, COMMIT_PATTERN } from '../../lambda/core/bisect/contract';
+import { APP_VARIABLE, ARCH_VARIABLE, buildIdOf, COMMIT_PATTERN } from '../../lambda/core/bisect/contract';
 import {
   BisectInputError,
   advanceOnBuild,
@@ -25,10 +24,11 @@ import {
   formatSession,
   formatSessionTable,
   summarizeSession,
+  type BisectResponse,
   type SessionSummary,
 } from '../../lambda/core/bisect/status';
 import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
-import { publishMessage } from '../../lambda/notifier/publish';
+import { publishMessage } from '../../lambda/core/notifications/publish';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 

@@ -20,7 +20,7 @@ import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
 import { runPointerOperation } from '../../lambda/core/release/rollback';
 import { S3ReleaseStore } from '../../lambda/core/release/store';
 import { CodeBuildRebuilder, rebuildProjectKey } from '../../lambda/core/release/rebuild';
-import { handleOperatorRequest, type OperatorResult } from '../../lambda/rollback/index';
+import { handleOperatorRequest, type OperatorResult } from '../../lambda/core/release/operator';
 import type { OperatorRequestInput } from '../../lambda/core/release/operations';
 import type { PointerStatus } from '../../lambda/core/release/queries';
 import { artifactName, type ArtifactRef } from '../../lambda/core/artifacts';

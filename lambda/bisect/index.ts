@@ -10,13 +10,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { CodeBuildRunner, type SourceOverride } from '../core/bisect/build-runner';
-import { BISECT_ENV } from '../core/bisect/contract';
+import { BISECT_ENV, buildIdOf } from '../core/bisect/contract';
 import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from '../core/bisect/engine';
 import { PipelineBranchResolver } from '../core/bisect/pipeline-branch';
-import { summarizeSession, type SessionSummary } from '../core/bisect/status';
+import { summarizeSession, type BisectResponse } from '../core/bisect/status';
 import { SessionStore } from '../core/bisect/session-store';
 import { invokeEmergencyRollback } from '../core/release/invoke';
-import { publishMessage } from '../notifier/publish';
+import { publishMessage } from '../core/notifications/publish';
 import { rollbackIfLive } from './rollback';
 
 const BuildEventSchema = z.object({
@@ -51,10 +51,6 @@ export type BisectEvent = z.input<typeof BisectEventSchema>;
 export interface BisectConfig {
   readonly policy: AutoStartPolicy;
 }
-
-export type BisectResponse =
-  | { readonly outcome: string; readonly session?: SessionSummary; readonly reason?: string }
-  | { readonly sessions: SessionSummary[] };
 
 /** The pure core: a parsed event in, the outcome out. */
 export async function processBisectEvent(
@@ -97,13 +93,6 @@ export async function processBisectEvent(
     autoRollback: config.policy.autoRollback,
   });
   return { outcome: 'started', session: summarizeSession(session) };
-}
-
-/** `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` -> `<project>:<uuid>`. */
-export function buildIdOf(value: string): string {
-  const marker = ':build/';
-  const at = value.indexOf(marker);
-  return at >= 0 && value.startsWith('arn:') ? value.slice(at + marker.length) : value;
 }
 
 /** Reads the Lambda's configuration from its environment (set by lib/constructs/bisect.ts). */

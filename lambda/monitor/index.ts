@@ -4,7 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { BinaryLoader } from '../core/loader';
-import { settingsFromEnv } from './contract';
+import { settingsFromEnv } from '../core/monitor/contract';
 import { createMonitorHandler } from './monitor';
 
 const logger = new Logger();

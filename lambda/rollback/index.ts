@@ -16,63 +16,14 @@ import type { Context } from 'aws-lambda';
 import { RELEASE_ENV, requiredEnv } from '../core/release/environment';
 import { invokeReleaseFunction } from '../core/release/invoke';
 import { kmsPublicKey } from '../core/release/kms-signer';
-import { parseOperatorRequest, refOf, type OperatorRequest } from '../core/release/operations';
-import { listReleases, pointerStatus, releaseHistory } from '../core/release/queries';
-import { CodeBuildRebuilder, type RebuildRequest, type StartedRebuild } from '../core/release/rebuild';
+import {
+  handleOperatorRequest,
+  type OperatorResult,
+  type RollbackHandlerDeps,
+} from '../core/release/operator';
+import { CodeBuildRebuilder } from '../core/release/rebuild';
 import type { RollbackResult } from '../core/release/rollback';
-import { S3ReleaseStore, type ReleaseStore } from '../core/release/store';
-
-export interface RollbackHandlerDeps {
-  readonly store: ReleaseStore;
-  /** Runs a pointer operation where the signing key is (the publish function, or in-process). */
-  readonly movePointer: (
-    request: Extract<OperatorRequest, { action: 'rollback' | 'emergency-rollback' }>,
-  ) => Promise<RollbackResult>;
-  readonly rebuilder: { start(request: RebuildRequest): Promise<StartedRebuild> };
-  /** The signing key's public half: `status` verifies each pointer's signature with it. @default none (unchecked) */
-  readonly publicKey?: () => Promise<KeyObject>;
-  readonly logger?: Pick<Logger, 'info'>;
-}
-
-export type OperatorResult =
-  | RollbackResult
-  | {
-      readonly outcome: 'rebuild-started';
-      readonly artifact: string;
-      readonly rebuild: StartedRebuild;
-      readonly detail: string;
-    }
-  | Awaited<ReturnType<typeof releaseHistory>>
-  | { readonly pointers: Awaited<ReturnType<typeof pointerStatus>> }
-  | { readonly artifacts: Awaited<ReturnType<typeof listReleases>> };
-
-/** The core: the same function the CLI calls with `--endpoint-url`. */
-export async function handleOperatorRequest(
-  deps: RollbackHandlerDeps,
-  event: unknown,
-): Promise<OperatorResult> {
-  const request = parseOperatorRequest(event);
-  switch (request.action) {
-    case 'history':
-      return releaseHistory(deps.store, refOf(request), request.limit);
-    case 'status':
-      return { pointers: await pointerStatus(deps.store, request.app, await deps.publicKey?.()) };
-    case 'list':
-      return { artifacts: await listReleases(deps.store, request.app) };
-    default: {
-      const result = await deps.movePointer(request);
-      deps.logger?.info('rollback', { request, result });
-      if (result.outcome !== 'rebuild-needed') return result;
-      const rebuild = await deps.rebuilder.start({
-        ref: refOf(request),
-        version: result.version,
-        sourceRevision: result.sourceRevision,
-      });
-      deps.logger?.info('rebuild started', { rebuild });
-      return { outcome: 'rebuild-started', artifact: result.artifact, rebuild, detail: result.detail };
-    }
-  }
-}
+import { S3ReleaseStore } from '../core/release/store';
 
 const logger = new Logger();
 const s3 = new S3Client({});

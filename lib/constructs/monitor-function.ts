@@ -4,7 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { artifactName, type Architecture } from '../../lambda/core/artifacts';
-import { DEFAULT_BINARY_DIR, MONITOR_ENV } from '../../lambda/monitor/contract';
+import { DEFAULT_BINARY_DIR, MONITOR_ENV } from '../../lambda/core/monitor/contract';
 import { acknowledgeCheckov } from './checkov';
 import { WatchyFunction } from './watchy-function';
 

@@ -4,7 +4,10 @@ import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { RELEASE_METRICS_NAMESPACE } from '../../lambda/core/release/environment';
-import { NOTIFIER_METRICS_NAMESPACE, PIPELINE_EXECUTIONS_METRIC } from '../../lambda/notifier/contract';
+import {
+  NOTIFIER_METRICS_NAMESPACE,
+  PIPELINE_EXECUTIONS_METRIC,
+} from '../../lambda/core/notifications/contract';
 
 export interface ReleaseDashboardProps {
   /** Build projects, by the label shown on the dashboard (`nuitka-x86_64`, ...). */

@@ -74,3 +74,10 @@ export interface StartBisectRequest {
   /** Who started it (shown in status). */
   readonly initiator?: string;
 }
+
+/** `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>` -> `<project>:<uuid>`. */
+export function buildIdOf(value: string): string {
+  const marker = ':build/';
+  const at = value.indexOf(marker);
+  return at >= 0 && value.startsWith('arn:') ? value.slice(at + marker.length) : value;
+}

@@ -122,3 +122,8 @@ export function formatSessionTable(sessions: readonly SessionSummary[]): string 
     })
     .join('\n');
 }
+
+/** What the bisect Lambda answers: one session's outcome, or the sessions `status` asked for. */
+export type BisectResponse =
+  | { readonly outcome: string; readonly session?: SessionSummary; readonly reason?: string }
+  | { readonly sessions: SessionSummary[] };

@@ -5,7 +5,8 @@
  * in moto needs a Docker engine.
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildIdOf, configFromEnv, processBisectEvent } from '../../../lambda/bisect/index';
+import { buildIdOf } from '../../../lambda/core/bisect/contract';
+import { configFromEnv, processBisectEvent } from '../../../lambda/bisect/index';
 import { rollbackIfLive } from '../../../lambda/bisect/rollback';
 import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
 import type { AutoStartPolicy, BisectDeps, Notification } from '../../../lambda/core/bisect/engine';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinaryLoader, type LoadResult } from '../../../lambda/core/loader';
-import { MONITOR_ENV, metadataUrlFor, settingsFromEnv } from '../../../lambda/monitor/contract';
+import { MONITOR_ENV, metadataUrlFor, settingsFromEnv } from '../../../lambda/core/monitor/contract';
 import { createMonitorHandler, type MonitorHandler } from '../../../lambda/monitor/monitor';
 import { runMonitorBinary } from '../../../lambda/monitor/run-binary';
 import { makeRelease, ReleaseServer, testKey, type Release } from '../core/loader/release-server';

@@ -6,7 +6,7 @@
  */
 import { BatchGetBuildsCommand, CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { handleOperatorRequest, type RollbackHandlerDeps } from '../../../lambda/rollback/index';
+import { handleOperatorRequest, type RollbackHandlerDeps } from '../../../lambda/core/release/operator';
 import { publish } from '../../../lambda/core/release/publish';
 import { CodeBuildRebuilder } from '../../../lambda/core/release/rebuild';
 import { runPointerOperation } from '../../../lambda/core/release/rollback';

@@ -5,7 +5,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE } from '../../../lambda/notifier/contract';
+import { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE } from '../../../lambda/core/notifications/contract';
 import { BuildNotifications } from '../../../lib/constructs/notifications';
 import { lintTemplate, synthLocal, type LocalSynth } from './bisect-local-stack';
 

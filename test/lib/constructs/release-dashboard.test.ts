@@ -7,7 +7,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { RELEASE_METRICS_NAMESPACE } from '../../../lambda/core/release/environment';
-import { NOTIFIER_METRICS_NAMESPACE } from '../../../lambda/notifier/contract';
+import { NOTIFIER_METRICS_NAMESPACE } from '../../../lambda/core/notifications/contract';
 import { ReleaseDashboard } from '../../../lib/constructs/release-dashboard';
 import { lintTemplate, synthLocal, type LocalSynth } from './bisect-local-stack';
 

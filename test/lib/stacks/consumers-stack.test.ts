@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { MONITOR_ENV } from '../../../lambda/monitor/contract';
+import { MONITOR_ENV } from '../../../lambda/core/monitor/contract';
 import { loadConfig, type WatchyConfig } from '../../../lib/config';
 import { ephemeralStorageFor } from '../../../lib/constructs/monitor-function';
 import { SigningKey } from '../../../lib/constructs/signing-key';

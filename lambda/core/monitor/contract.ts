@@ -2,7 +2,7 @@
  * The monitor Lambda's environment contract: written by lib/constructs/monitor-function.ts, read by
  * the handler. Defined once here and imported by both.
  */
-import { LoaderError } from '../core/loader/errors';
+import { LoaderError } from '../loader/errors';
 
 export const MONITOR_ENV = {
   /** `BinaryDistributionUrl`, e.g. `https://d111.cloudfront.net/binaries`. */

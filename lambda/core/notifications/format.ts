@@ -4,8 +4,8 @@
  * pipeline, the commit, what failed and a link to the logs.
  */
 import { z } from 'zod';
-import { SESSION_VARIABLE } from '../core/bisect/contract';
-import { WATCHY_APP, WATCHY_ARCH, WATCHY_MODE } from '../core/build-env';
+import { SESSION_VARIABLE } from '../bisect/contract';
+import { WATCHY_APP, WATCHY_ARCH, WATCHY_MODE } from '../build-env';
 
 const environmentVariable = z.object({
   name: z.string(),
