@@ -6,7 +6,7 @@
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { RELEASE_ENV } from '../../../lambda/core/release/environment';
-import { synthPlatform, type CfnTemplate, type SynthResult } from '../../support/synth';
+import { normalisedTemplate, synthPlatform, type CfnTemplate, type SynthResult } from '../../support/synth';
 
 let synth: SynthResult;
 let template: Template;
@@ -274,5 +274,9 @@ describe('ReleaseControl stack', () => {
 
   test('zero unacknowledged cdk-nag findings', () => {
     expect(synth.findings).toEqual([]);
+  });
+
+  test('snapshot (asset hashes normalised)', () => {
+    expect(normalisedTemplate(json)).toMatchSnapshot();
   });
 });
