@@ -784,10 +784,12 @@ describe('checks', () => {
   });
 
   test('every checkov skip in the stack names a reason', () => {
-    for (const [, resource] of Object.entries(json.Resources ?? {})) {
-      const skips = (resource.Metadata?.checkov as { skip?: { id: string; comment: string }[] })?.skip ?? [];
-      for (const skip of skips) expect(skip.comment.trim().length).toBeGreaterThan(20);
-    }
+    const skips = Object.values(json.Resources ?? {}).flatMap(
+      (resource) => (resource.Metadata?.checkov as { skip?: { id: string; comment: string }[] })?.skip ?? [],
+    );
+    // The stack has skips (CKV_AWS_68 without a web ACL, at least): none found means none were read.
+    expect(skips.length).toBeGreaterThan(0);
+    for (const skip of skips) expect(skip.comment.trim().length).toBeGreaterThan(20);
   });
 
   test('snapshot (asset hashes normalised)', () => {
