@@ -8,6 +8,7 @@
  *   rust,   arm64   -> `{app}-lambda-arm64`
  * so a consumer always fetches `{BinaryDistributionUrl}/{name}/watchy-{name}.json`.
  */
+import { z } from 'zod';
 
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -24,6 +25,18 @@ export const SEMVER_PATTERN =
 
 /** Longest version accepted anywhere (S3 keys and file names carry it). */
 export const MAX_VERSION_LENGTH = 128;
+
+/** What an app name must be, as every error about one says it. */
+export const APP_NAME_RULE = 'expected 1-40 lowercase letters, digits or inner hyphens';
+
+/** An app name (APP_NAME_PATTERN), for every schema that takes one. */
+export const AppNameSchema = z.string().regex(APP_NAME_PATTERN, { message: APP_NAME_RULE });
+
+/** A release version: semantic, at most MAX_VERSION_LENGTH characters. */
+export const VersionSchema = z
+  .string()
+  .max(MAX_VERSION_LENGTH)
+  .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
 
 /** Every released object lives under this prefix of the release bucket. */
 export const BINARIES_PREFIX = 'binaries';
@@ -44,9 +57,7 @@ export interface ArtifactRef {
 
 export function assertAppName(app: string): void {
   if (!APP_NAME_PATTERN.test(app)) {
-    throw new ArtifactNameError(
-      `invalid app name ${JSON.stringify(app)}: expected 1-40 lowercase letters, digits or inner hyphens`,
-    );
+    throw new ArtifactNameError(`invalid app name ${JSON.stringify(app)}: ${APP_NAME_RULE}`);
   }
 }
 

@@ -6,6 +6,13 @@
  */
 import { MAX_VERSION_LENGTH, SEMVER_PATTERN } from './artifacts';
 
+/**
+ * CodeBuild build states that end a build (the `build-status` values of a Build State Change event
+ * worth acting on): each one advances a bisect or may start one, and each is worth a notification.
+ */
+export const BUILD_END_STATES = ['FAILED', 'SUCCEEDED', 'STOPPED', 'FAULT', 'TIMED_OUT'] as const;
+export type BuildEndState = (typeof BUILD_END_STATES)[number];
+
 /** Name of the release bucket. A build may write only under `staging/${aws:userid}/`. */
 export const WATCHY_RELEASE_BUCKET = 'WATCHY_RELEASE_BUCKET';
 /** BinaryDistributionUrl, e.g. `https://dxxxx.cloudfront.net/binaries` (the metadata `download_url` base). */

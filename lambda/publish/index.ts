@@ -27,7 +27,7 @@ import { CodeBuildRunner } from '../core/bisect/build-runner';
 import { CloudFrontInvalidator } from '../core/release/cloudfront-invalidator';
 import type { ReleaseDeps } from '../core/release/deps';
 import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE, requiredEnv } from '../core/release/environment';
-import { oneLine } from '../core/release/errors';
+import { oneLine } from '../core/one-line';
 import { KmsSigner } from '../core/release/kms-signer';
 import { publishBuild, type PublishOutcome, type PublishSettings } from '../core/release/publish';
 import { parsePublishBuildInvocation, parsePublishJobParameters } from '../core/release/request';

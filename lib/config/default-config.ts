@@ -1,7 +1,9 @@
 /**
  * The embedded default: the Watchy catalog. `npx cdk synth` with no context synthesizes this.
  */
-import type { WatchyConfigInput } from './schema';
+import { STAGE_NAMES, type StageName, type WatchyConfigInput } from './schema';
+
+export { STAGE_NAMES, type StageName };
 
 export const DEFAULT_CONFIG: WatchyConfigInput = {
   projectName: 'Watchy',
@@ -50,10 +52,7 @@ export const STAGE_OVERRIDES = {
     build: { logRetentionDays: 365 },
     releaseControl: { autoRollbackOnBisect: true },
   },
-} as const satisfies Record<string, DeepPartial<WatchyConfigInput>>;
-
-export type StageName = keyof typeof STAGE_OVERRIDES;
-export const STAGE_NAMES = Object.keys(STAGE_OVERRIDES) as StageName[];
+} as const satisfies Record<StageName, DeepPartial<WatchyConfigInput>>;
 
 export type DeepPartial<T> = T extends readonly unknown[]
   ? T

@@ -23,7 +23,7 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): WatchyConfig {
   let raw: unknown = DEFAULT_CONFIG;
   if (options.stage !== undefined) {
-    if (!(STAGE_NAMES as string[]).includes(options.stage)) {
+    if (!(STAGE_NAMES as readonly string[]).includes(options.stage)) {
       throw new ConfigError(
         `Invalid watchy config: stage: expected one of ${STAGE_NAMES.join(', ')}, got ${JSON.stringify(options.stage)}`,
       );

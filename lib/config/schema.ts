@@ -3,11 +3,14 @@
  * slices of it as props and never read context or the environment themselves.
  */
 import { z } from 'zod';
-import { APP_NAME_PATTERN, ARCHITECTURES } from '../../lambda/core/artifacts';
+import { ARCHITECTURES, AppNameSchema } from '../../lambda/core/artifacts';
+import { IMAGE_BUILDERS } from '../../lambda/core/build-env';
 
-const appName = z
-  .string()
-  .regex(APP_NAME_PATTERN, { message: 'expected 1-40 lowercase letters, digits or inner hyphens' });
+const appName = AppNameSchema;
+
+/** The stages `-c stage=` accepts; each has its overrides in default-config.ts. */
+export const STAGE_NAMES = ['beta', 'gamma', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
 /** A repository-relative path: no absolute paths, no `..`, no backslashes. */
 const repoPath = z
   .string()
@@ -47,7 +50,7 @@ export const ContainerServiceSchema = z.strictObject({
   name: appName,
   sourcePath: repoPath,
   /** `dockerfile` builds `{sourcePath}/Dockerfile`; `buildpacks` uses Cloud Native Buildpacks. */
-  builder: z.enum(['dockerfile', 'buildpacks']),
+  builder: z.enum(IMAGE_BUILDERS),
   /** Tagged images kept by the lifecycle rule. @default 10 */
   keepTaggedImages: z.number().int().min(1).max(1000).default(10),
   /** Tag prefixes exempt from tag immutability (e.g. `latest`). @default [] */
@@ -193,7 +196,7 @@ export const WatchyConfigSchema = z
       .string()
       .regex(/^[A-Z][A-Za-z0-9]{0,30}$/, { message: 'expected PascalCase letters and digits' }),
     /** Set by `-c stage=`: beta, gamma or prod; part of every stack name. @default none */
-    stage: z.enum(['beta', 'gamma', 'prod']).optional(),
+    stage: z.enum(STAGE_NAMES).optional(),
     /** Deploy target; both from the CLI environment when absent. */
     account: awsAccount.optional(),
     region: z

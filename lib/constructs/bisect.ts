@@ -11,6 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
+import { BUILD_END_STATES } from '../../lambda/core/build-env';
 import { BISECT_ENV, BISECT_PREFIX } from '../../lambda/core/bisect/contract';
 import { CLAIM_LEASE_MS } from '../../lambda/core/bisect/engine';
 import { BUILD_IMAGES, loadBuildSpec } from './build-project';
@@ -65,9 +66,6 @@ export interface BisectSource {
   /** CodeConnections connection the clone goes through. */
   readonly connectionArn: string;
 }
-
-/** Build states that end a build: each one advances a bisect or may start one. */
-export const BUILD_END_STATES = ['SUCCEEDED', 'FAILED', 'FAULT', 'TIMED_OUT', 'STOPPED'];
 
 export interface BisectProps {
   /** The release bucket: sessions under `state/bisect/`, latest pointers read for the rollback guard. */
@@ -319,7 +317,7 @@ export class Bisect extends Construct {
         source: ['aws.codebuild'],
         detailType: ['CodeBuild Build State Change'],
         detail: {
-          'build-status': BUILD_END_STATES,
+          'build-status': [...BUILD_END_STATES],
           'project-name': [...buildProjectNames, this.listProject.projectName],
         },
       },

@@ -4,7 +4,14 @@
  * its manual-start event.
  */
 import { STATE_PREFIX } from '../artifacts';
-import { WATCHY_APP, WATCHY_ARCH, WATCHY_BRANCH, WATCHY_MODE, type BuildMode } from '../build-env';
+import {
+  WATCHY_APP,
+  WATCHY_ARCH,
+  WATCHY_BRANCH,
+  WATCHY_MODE,
+  WATCHY_RELEASE_BUCKET,
+  type BuildMode,
+} from '../build-env';
 
 /** Build mode variable: a bisect step runs with `verify` (build and verify; never stage or publish). */
 export const MODE_VARIABLE = WATCHY_MODE;
@@ -35,7 +42,7 @@ export const commitsKey = (id: string): string => `${BISECT_PREFIX}/commits/${id
 
 /** The bisect Lambda's environment. */
 export const BISECT_ENV = {
-  bucket: 'WATCHY_RELEASE_BUCKET',
+  bucket: WATCHY_RELEASE_BUCKET,
   listProject: 'WATCHY_BISECT_LIST_PROJECT',
   projects: 'WATCHY_BISECT_PROJECTS',
   retries: 'WATCHY_BISECT_RETRIES',

@@ -2,6 +2,7 @@
  * Every loader failure is one line that names the URL and the check that failed:
  *   `sha256 check failed for https://…/watchy-slack-monitor-1.2.0.gz: got 3f…, metadata says 9a…`
  */
+import { oneLine } from '../one-line';
 
 /** The checks a release goes through, in the order the loader runs them. */
 export type LoaderCheck =
@@ -37,8 +38,4 @@ export class LoaderError extends Error {
   ) {
     super(`${check} check failed for ${url}: ${oneLine(detail)}`);
   }
-}
-
-export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -23,7 +23,8 @@ import { basename, join, resolve } from 'node:path';
 import { isArchitecture, type Architecture } from '../artifacts';
 import { MAX_METADATA_BYTES, MetadataError, parseMetadataJson, type WatchyMetadata } from '../metadata';
 import { toPublicKey, verifyMetadataSignature } from '../signing';
-import { LoaderError, oneLine } from './errors';
+import { LoaderError } from './errors';
+import { oneLine } from '../one-line';
 import { expectStatus, HttpClient, readCapped, type HttpSettings } from './http';
 import { binaryPath, downloadAndInstall, fileMatches, PARTIAL_PREFIX } from './install';
 

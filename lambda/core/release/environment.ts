@@ -2,11 +2,11 @@
  * The environment of the publish and rollback Lambdas: names set by the constructs in lib/ and read
  * by the handlers, defined once here.
  */
-import type { BranchClass } from '../build-env';
+import { WATCHY_RELEASE_BUCKET, type BranchClass } from '../build-env';
 
 export const RELEASE_ENV = {
   /** Release bucket name. */
-  bucket: 'WATCHY_RELEASE_BUCKET',
+  bucket: WATCHY_RELEASE_BUCKET,
   /** ARN of the KMS signing key (ECC_NIST_P256, SIGN_VERIFY): publish signs with it, rollback reads its public key. */
   signingKeyArn: 'WATCHY_SIGNING_KEY_ARN',
   /** CloudFront distribution whose pointer paths are invalidated; publish only. */

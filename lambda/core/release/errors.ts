@@ -3,6 +3,8 @@
  *   `invalid publish request: app: expected 1-40 lowercase letters, digits or inner hyphens, got "../x"`
  * `kind` lets adapters map failures (CodePipeline job failure, CLI exit code) without parsing text.
  */
+import { oneLine } from '../one-line';
+
 export type ReleaseErrorKind =
   /** The request itself is malformed (schema, size, keys outside the caller's staging prefix). */
   | 'invalid-request'
@@ -23,8 +25,4 @@ export class ReleaseError extends Error {
   ) {
     super(oneLine(message));
   }
-}
-
-export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

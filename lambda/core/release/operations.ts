@@ -4,28 +4,17 @@
  * `--endpoint-url`. One schema for all of them.
  */
 import { z } from 'zod';
-import {
-  APP_NAME_PATTERN,
-  ARCHITECTURES,
-  BINARY_TYPES,
-  SEMVER_PATTERN,
-  type ArtifactRef,
-} from '../artifacts';
+import { ARCHITECTURES, AppNameSchema, BINARY_TYPES, VersionSchema, type ArtifactRef } from '../artifacts';
 import { parseWith } from './request';
 
 const target = {
-  app: z
-    .string()
-    .regex(APP_NAME_PATTERN, { message: 'expected 1-40 lowercase letters, digits or inner hyphens' }),
+  app: AppNameSchema,
   /** @default 'x86_64' */
   architecture: z.enum(ARCHITECTURES).default('x86_64'),
   /** @default 'nuitka' */
   binaryType: z.enum(BINARY_TYPES).default('nuitka'),
 };
-const semver = z
-  .string()
-  .max(128)
-  .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
+const semver = VersionSchema;
 const write = {
   /**
    * The release the caller saw on the pointer and means to roll back from (`watchy status` when the

@@ -11,11 +11,11 @@
  */
 import { z } from 'zod';
 import {
-  APP_NAME_PATTERN,
   ARCHITECTURES,
+  AppNameSchema,
   BINARY_TYPES,
-  SEMVER_PATTERN,
   STAGING_PREFIX,
+  VersionSchema,
   artifactName,
   distFileNames,
   type ArtifactRef,
@@ -38,13 +38,8 @@ export const MAX_COMPRESSED_BYTES = 512 * 1024 * 1024;
 export const MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected 64 lowercase hex characters' });
-const appName = z.string().regex(APP_NAME_PATTERN, {
-  message: 'expected 1-40 lowercase letters, digits or inner hyphens',
-});
-const version = z
-  .string()
-  .max(128)
-  .regex(SEMVER_PATTERN, { message: 'expected a semantic version like 1.2.3' });
+const appName = AppNameSchema;
+const version = VersionSchema;
 const branchName = z.string().min(1).max(255);
 /** A key under `staging/`, with no empty, `.` or `..` segments. */
 const stagedKey = z
