@@ -72,8 +72,7 @@ export type BuildStateChange = z.output<typeof BuildStateChangeSchema>;
 export type PipelineStateChange = z.output<typeof PipelineStateChangeSchema>;
 export type NotifierEvent = z.output<typeof NotifierEventSchema>;
 
-/** Build and pipeline states that end a run and are worth a message. */
-export const BUILD_END_STATES = ['FAILED', 'SUCCEEDED', 'STOPPED', 'FAULT', 'TIMED_OUT'] as const;
+/** Pipeline states that end a run and are worth a message (build end states: BUILD_END_STATES, build-env.ts). */
 export const PIPELINE_END_STATES = ['FAILED', 'SUCCEEDED', 'STOPPED', 'CANCELED', 'SUPERSEDED'] as const;
 
 export interface Message {
