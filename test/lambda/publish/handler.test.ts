@@ -8,7 +8,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { handlePublishEvent, type JobReporter, type PublishHandlerDeps } from '../../../lambda/publish/index';
 import { PowertoolsReleaseTelemetry } from '../../../lambda/core/release/telemetry';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startMoto, type MotoServer } from '../../support/moto-server';
 import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
 import {
@@ -17,6 +16,7 @@ import {
   INTEGRATION_PROJECT,
   MAIN_COMMIT,
   prefixOf,
+  releasedKeys,
   stageAsBuild,
   startBuild,
   trustWorld,
@@ -73,13 +73,7 @@ afterAll(async () => {
   await closeReleaseWorld(world, moto);
 });
 
-async function released(): Promise<string[]> {
-  const out = await world.s3.send(new ListObjectsV2Command({ Bucket: world.store.bucket }));
-  return (out.Contents ?? [])
-    .map((o) => o.Key!)
-    .filter((k) => k.startsWith('binaries/') || k.startsWith('state/'))
-    .sort();
-}
+const released = (): Promise<string[]> => releasedKeys(world);
 
 const job = (id: string, parameters: unknown) => ({
   'CodePipeline.job': {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CodeBuildClient, CreateProjectCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CodeBuildRunner } from '../../../../lambda/core/bisect/build-runner';
 import { stageDist } from '../../../../lambda/core/release/stage';
 import { buildStagingPrefix, parseBuildId } from '../../../../lambda/core/release/request';
@@ -159,4 +160,13 @@ export function addRun(
     ],
   });
   return id;
+}
+
+/** Every key under binaries/ and state/: what a refused publish must leave as it was. */
+export async function releasedKeys(world: ReleaseWorld): Promise<string[]> {
+  const out = await world.s3.send(new ListObjectsV2Command({ Bucket: world.store.bucket }));
+  return (out.Contents ?? [])
+    .map((o) => o.Key!)
+    .filter((k) => k.startsWith('binaries/') || k.startsWith('state/'))
+    .sort();
 }

@@ -5,7 +5,7 @@
  * endpoint (moto has no ListActionExecutions); where moto cannot give a build outcome or initiator
  * (its builds always succeed, started by "rootme"), an in-process fake over moto's answer, named so.
  */
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { BuildInfo } from '../../../../lambda/core/bisect/build-runner';
 import { readHistory } from '../../../../lambda/core/release/history';
 import { publish, publishBuild } from '../../../../lambda/core/release/publish';
@@ -29,6 +29,7 @@ import {
   PIPELINE,
   INTEGRATION_PIPELINE,
   prefixOf,
+  releasedKeys,
   RELEASE_PROJECT,
   INTEGRATION_PROJECT,
   stageAsBuild,
@@ -51,14 +52,7 @@ afterAll(async () => {
   await closeReleaseWorld(world, moto);
 });
 
-/** Every key under binaries/ and state/: what a refused publish must leave as it was. */
-async function released(): Promise<string[]> {
-  const out = await world.s3.send(new ListObjectsV2Command({ Bucket: world.store.bucket }));
-  return (out.Contents ?? [])
-    .map((o) => o.Key!)
-    .filter((k) => k.startsWith('binaries/') || k.startsWith('state/'))
-    .sort();
-}
+const released = (): Promise<string[]> => releasedKeys(world);
 
 /** Runs `attempt`, expects a one-line refusal and nothing released; returns the message. */
 async function refused(attempt: () => Promise<unknown>): Promise<string> {
