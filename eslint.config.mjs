@@ -6,29 +6,31 @@ const ROOT = path.dirname(fileURLToPath(import.meta.url));
 
 /**
  * The import walls. Each import is resolved to a repository path and placed in an area: the core
- * (`lambda/core/`), one Lambda adapter (`lambda/<name>/`), the infra (`lib/`, `bin/`), the CLI, or
+ * (`core/`), one Lambda adapter (`lambda/<name>/`), the infra (`lib/`, `bin/`), the CLI, or
  * the CDK packages. The core imports neither infra, CDK nor an adapter; an adapter imports the core,
  * never another adapter; nothing outside an adapter imports it; the infra imports only the core
- * modules listed in LIB_CORE_IMPORTS.
+ * modules listed in LIB_CORE_IMPORTS. From outside the core, the core is imported through the
+ * `@core/*` alias (tsconfig.json paths), never by a relative path.
  */
 const LIB_CORE_IMPORTS = [
-  'lambda/core/artifacts',
-  'lambda/core/bisect/contract',
-  'lambda/core/bisect/engine',
-  'lambda/core/build-env',
-  'lambda/core/monitor/contract',
-  'lambda/core/notifications/contract',
-  'lambda/core/notifications/format',
-  'lambda/core/release/environment',
-  'lambda/core/release/history',
-  'lambda/core/release/request',
-  'lambda/core/release/trusted-build',
-  'lambda/core/versions',
-  'lambda/core/zod-issue',
+  'core/artifacts',
+  'core/bisect/contract',
+  'core/bisect/engine',
+  'core/build-env',
+  'core/config',
+  'core/monitor/contract',
+  'core/notifications/contract',
+  'core/notifications/format',
+  'core/release/environment',
+  'core/release/history/history',
+  'core/release/publish/request',
+  'core/release/publish/trusted-build',
+  'core/versions',
+  'core/zod-issue',
 ];
 
 function areaOf(file) {
-  if (file === 'lambda/core' || file.startsWith('lambda/core/')) return 'core';
+  if (file === 'core' || file.startsWith('core/')) return 'core';
   const adapter = /^lambda\/([^/]+)/.exec(file);
   if (adapter) return `adapter ${adapter[1]}`;
   const top = file.split('/')[0];
@@ -39,16 +41,20 @@ function targetOf(source, filename) {
   if (source === 'aws-cdk-lib' || source.startsWith('aws-cdk-lib/') || source === 'constructs') {
     return { area: 'cdk' };
   }
-  if (!source.startsWith('.')) return undefined;
-  const file = path
-    .relative(ROOT, path.resolve(path.dirname(filename), source))
-    .split(path.sep)
-    .join('/');
-  return { area: areaOf(file), file: file.replace(/\/index$/, '') };
+  let file;
+  if (source.startsWith('@core/')) file = `core/${source.slice('@core/'.length)}`;
+  else if (source.startsWith('.')) {
+    file = path
+      .relative(ROOT, path.resolve(path.dirname(filename), source))
+      .split(path.sep)
+      .join('/');
+  } else return undefined;
+  return { area: areaOf(file), file: file.replace(/\/index$/, ''), relative: source.startsWith('.') };
 }
 
 function wallBroken(from, to) {
   if (from === to.area) return undefined;
+  if (to.area === 'core' && to.relative) return 'import the core through the @core/ alias';
   if (from === 'core' && ['infra', 'cdk'].includes(to.area)) return 'the core does not import infra or CDK';
   if (to.area.startsWith('adapter ')) return `nothing outside ${to.area} imports it; import the core instead`;
   if (from.startsWith('adapter ') && to.area === 'infra') return 'an adapter does not import infra';
@@ -97,7 +103,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['lambda/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts', 'cli/**/*.ts'],
+    files: ['core/**/*.ts', 'lambda/**/*.ts', 'lib/**/*.ts', 'bin/**/*.ts', 'cli/**/*.ts'],
     plugins: { walls: { rules: { imports: importWalls } } },
     rules: { 'walls/imports': 'error' },
   },

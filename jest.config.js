@@ -7,6 +7,8 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
+  // The @core alias of tsconfig.json (paths), for the modules jest loads.
+  moduleNameMapper: { '^@core/(.*)$': '<rootDir>/core/$1' },
   testTimeout: 60_000,
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],

@@ -7,7 +7,7 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { ConfigError, loadConfig } from '../lib/config';
+import { ConfigError, loadConfig } from '@core/config';
 import { createPlatform } from '../lib/watchy-platform';
 
 const app = new App();

@@ -19,19 +19,67 @@ function register(name: string, summary: string, load: () => Promise<{ command: 
 }
 
 // Subcommands: one module each under cli/commands/, registered here in help order.
-register('package', 'package a built binary: raw, .gz, metadata JSON and Lambda zip', () => import('../cli/commands/package'));
-register('build', 'run a buildspec (nuitka or rust) on this machine, as CodeBuild does', () => import('../cli/commands/build'));
-register('fetch', 'fetch, verify and install the binary a metadata URL offers', () => import('../cli/commands/fetch'));
-register('bisect', 'find the first bad commit of a failing build (start, status, deliver)', () => import('../cli/commands/bisect'));
+register(
+  'package',
+  'package a built binary: raw, .gz, metadata JSON and Lambda zip',
+  () => import('../cli/commands/package'),
+);
+register(
+  'build',
+  'run a buildspec (nuitka or rust) on this machine, as CodeBuild does',
+  () => import('../cli/commands/build'),
+);
+register(
+  'fetch',
+  'fetch, verify and install the binary a metadata URL offers',
+  () => import('../cli/commands/fetch'),
+);
+register(
+  'bisect',
+  'find the first bad commit of a failing build (start, status, deliver)',
+  () => import('../cli/commands/bisect'),
+);
 register('cancel', 'stop a CodeBuild build or a pipeline execution', () => import('../cli/commands/cancel'));
-register('test-notification', 'publish a test message to the notification topic', () => import('../cli/commands/test-notification'));
-register('stage', 'upload packaged binaries to staging and print the publish request key', () => import('../cli/commands/stage'));
-register('publish', 'verify, sign and publish a staged build (promote it on the release branch)', () => import('../cli/commands/publish'));
-register('rollback', 'roll the latest pointer back to a given version', () => import('../cli/commands/rollback'));
-register('emergency-rollback', 'roll the latest pointer back to the previous good release', () => import('../cli/commands/emergency-rollback'));
-register('history', 'show the release history of an app (promotions, rollbacks, bad versions)', () => import('../cli/commands/history'));
-register('status', 'show the latest release of every artifact and whether it agrees with its history', () => import('../cli/commands/status'));
-register('list', 'list released artifacts and their published versions', () => import('../cli/commands/list'));
+register(
+  'test-notification',
+  'publish a test message to the notification topic',
+  () => import('../cli/commands/test-notification'),
+);
+register(
+  'stage',
+  'upload packaged binaries to staging and print the publish request key',
+  () => import('../cli/commands/stage'),
+);
+register(
+  'publish',
+  'verify, sign and publish a staged build (promote it on the release branch)',
+  () => import('../cli/commands/publish'),
+);
+register(
+  'rollback',
+  'roll the latest pointer back to a given version',
+  () => import('../cli/commands/rollback'),
+);
+register(
+  'emergency-rollback',
+  'roll the latest pointer back to the previous good release',
+  () => import('../cli/commands/emergency-rollback'),
+);
+register(
+  'history',
+  'show the release history of an app (promotions, rollbacks, bad versions)',
+  () => import('../cli/commands/history'),
+);
+register(
+  'status',
+  'show the latest release of every artifact and whether it agrees with its history',
+  () => import('../cli/commands/status'),
+);
+register(
+  'list',
+  'list released artifacts and their published versions',
+  () => import('../cli/commands/list'),
+);
 void register;
 
 function version(): string {

@@ -11,7 +11,7 @@
  */
 import { Stack, Tags, type Environment } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { WatchyConfig } from './config';
+import type { WatchyConfig } from '@core/config';
 import { BuildStack } from './stacks/build-stack';
 import { ConsumersStack } from './stacks/consumers-stack';
 import { DistributionStack } from './stacks/distribution-stack';

@@ -11,15 +11,8 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 
-export const SCHEMA_PATH = join(__dirname, '..', 'lambda', 'core', 'metadata', 'watchy-metadata.schema.json');
-export const VALIDATOR_PATH = join(
-  __dirname,
-  '..',
-  'lambda',
-  'core',
-  'metadata',
-  'validate-metadata.generated.js',
-);
+export const SCHEMA_PATH = join(__dirname, '..', 'core', 'metadata', 'watchy-metadata.schema.json');
+export const VALIDATOR_PATH = join(__dirname, '..', 'core', 'metadata', 'validate-metadata.generated.js');
 
 export function generateValidator(): string {
   // Descriptions are for people; leaving them out keeps the embedded schema copy small.

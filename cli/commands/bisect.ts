@@ -9,26 +9,26 @@ import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { CodeBuildRunner } from '../../lambda/core/bisect/build-runner';
-import { APP_VARIABLE, ARCH_VARIABLE, buildIdOf, COMMIT_PATTERN } from '../../lambda/core/bisect/contract';
+import { CodeBuildRunner } from '@core/bisect/build-runner';
+import { APP_VARIABLE, ARCH_VARIABLE, buildIdOf, COMMIT_PATTERN } from '@core/bisect/contract';
 import {
   BisectInputError,
   advanceOnBuild,
   handleBuild,
   startBisect,
   type BisectDeps,
-} from '../../lambda/core/bisect/engine';
-import { CommitListError, parseCommitList, type CommitInfo } from '../../lambda/core/bisect/session';
-import { SessionStore } from '../../lambda/core/bisect/session-store';
+} from '@core/bisect/engine';
+import { CommitListError, parseCommitList, type CommitInfo } from '@core/bisect/session';
+import { SessionStore } from '@core/bisect/session-store';
 import {
   formatSession,
   formatSessionTable,
   summarizeSession,
   type BisectResponse,
   type SessionSummary,
-} from '../../lambda/core/bisect/status';
-import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
-import { publishMessage } from '../../lambda/core/notifications/publish';
+} from '@core/bisect/status';
+import { invokeReleaseFunction } from '@core/release/rollback/invoke';
+import { publishMessage } from '@core/notifications/publish';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 

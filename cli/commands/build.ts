@@ -1,6 +1,6 @@
 /**
  * `watchy build <nuitka|rust>`: runs `buildspecs/nuitka.yml` or `buildspecs/rust-lambda.yml` on
- * this machine with the local buildspec runner (lambda/core/buildspec), once per catalog entry.
+ * this machine with the local buildspec runner (core/buildspec), once per catalog entry.
  */
 import { execFileSync } from 'node:child_process';
 import { arch as hostArch } from 'node:os';
@@ -11,11 +11,11 @@ import {
   assertVersion,
   isArchitecture,
   type Architecture,
-} from '../../lambda/core/artifacts';
-import { loadBuildspec, runBuildspec, type BuildResult } from '../../lambda/core/buildspec';
-import { BUILD_MODES, WATCHY_VERSION } from '../../lambda/core/build-env';
-import { PYTHON_VERSION } from '../../lambda/core/versions';
-import { loadConfig } from '../../lib/config';
+} from '@core/artifacts';
+import { loadBuildspec, runBuildspec, type BuildResult } from '@core/buildspec';
+import { BUILD_MODES, WATCHY_VERSION } from '@core/build-env';
+import { PYTHON_VERSION } from '@core/versions';
+import { loadConfig } from '@core/config';
 import { CliError, UsageError, parseCommandArgs } from '../cli-error';
 import type { Command } from '../command';
 

@@ -1,12 +1,12 @@
 /**
- * `watchy fetch`: the consumer loader (lambda/core/loader) from a shell. Installs the release that
+ * `watchy fetch`: the consumer loader (core/loader) from a shell. Installs the release that
  * the metadata URL offers into DIR, verified, and prints the installed binary's path on the last
  * line of stdout. Exit code 0 only when the offered release was accepted; a refused release exits 1
  * even when an earlier verified binary stays installed (the message names it, and its path is still
  * printed so a caller can keep running it).
  */
 import { readFileSync } from 'node:fs';
-import { BinaryLoader, describe, LoaderError, type LoadResult } from '../../lambda/core/loader';
+import { BinaryLoader, describe, LoaderError, type LoadResult } from '@core/loader';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 

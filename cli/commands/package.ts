@@ -1,19 +1,13 @@
 /**
- * `watchy package`: turns one built binary into the distribution set (lambda/core/packaging).
+ * `watchy package`: turns one built binary into the distribution set (core/packaging).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import {
-  ARCHITECTURES,
-  BINARY_TYPES,
-  assertAppName,
-  isArchitecture,
-  type BinaryType,
-} from '../../lambda/core/artifacts';
-import { cargoBinaries } from '../../lambda/core/packaging/cargo';
-import { DEFAULT_BASE_URL, packageBinary } from '../../lambda/core/packaging';
-import { PYTHON_VERSION } from '../../lambda/core/versions';
-import { loadConfig } from '../../lib/config';
+import { ARCHITECTURES, BINARY_TYPES, assertAppName, isArchitecture, type BinaryType } from '@core/artifacts';
+import { cargoBinaries } from '@core/packaging/cargo';
+import { DEFAULT_BASE_URL, packageBinary } from '@core/packaging';
+import { PYTHON_VERSION } from '@core/versions';
+import { loadConfig } from '@core/config';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 
@@ -23,7 +17,7 @@ const usage = `usage: watchy package --app NAME --version SEMVER --arch x86_64|a
 
 Writes the distribution set of one binary into DIR: the raw binary, its .gz, the metadata JSON
 (latest and versioned names) and the Lambda zip. The metadata is validated against
-lambda/core/metadata/watchy-metadata.schema.json before anything is written; on any error
+core/metadata/watchy-metadata.schema.json before anything is written; on any error
 nothing is written.
 
   --app             catalog app (nuitka) or [[bin]] of the catalog's Rust workspace (rust)

@@ -6,10 +6,10 @@
  */
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CloudFrontInvalidator } from '../../lambda/core/release/cloudfront-invalidator';
-import { invokeReleaseFunction } from '../../lambda/core/release/invoke';
-import { publish, type PublishOutcome } from '../../lambda/core/release/publish';
-import { loadConfig } from '../../lib/config';
+import { CloudFrontInvalidator } from '@core/release/cloudfront-invalidator';
+import { invokeReleaseFunction } from '@core/release/rollback/invoke';
+import { publish, type PublishOutcome } from '@core/release/publish/publish';
+import { loadConfig } from '@core/config';
 import { parseCommandArgs, required, UsageError } from '../cli-error';
 import type { Command } from '../command';
 import {

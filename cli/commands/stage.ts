@@ -4,8 +4,8 @@
  * request(s), and prints the key to publish (the buildspec exports it as WATCHY_PUBLISH_REQUEST).
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { WATCHY_BRANCH } from '../../lambda/core/build-env';
-import { stageDist } from '../../lambda/core/release/stage';
+import { WATCHY_BRANCH } from '@core/build-env';
+import { stageDist } from '@core/release/publish/stage';
 import { parseCommandArgs, required, CliError, UsageError } from '../cli-error';
 import type { Command } from '../command';
 import { clientConfig, releaseStore } from './release-shared';

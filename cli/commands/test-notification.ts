@@ -3,7 +3,7 @@
  * an operator can see that the topic and its subscriptions deliver.
  */
 import { ListSubscriptionsByTopicCommand, SNSClient, type Subscription } from '@aws-sdk/client-sns';
-import { publishMessage } from '../../lambda/core/notifications/publish';
+import { publishMessage } from '@core/notifications/publish';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
 

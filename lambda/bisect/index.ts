@@ -9,14 +9,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
-import { CodeBuildRunner, type SourceOverride } from '../core/bisect/build-runner';
-import { BISECT_ENV, buildIdOf } from '../core/bisect/contract';
-import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from '../core/bisect/engine';
-import { PipelineBranchResolver } from '../core/bisect/pipeline-branch';
-import { summarizeSession, type BisectResponse } from '../core/bisect/status';
-import { SessionStore } from '../core/bisect/session-store';
-import { invokeEmergencyRollback } from '../core/release/invoke';
-import { publishMessage } from '../core/notifications/publish';
+import { CodeBuildRunner, type SourceOverride } from '@core/bisect/build-runner';
+import { BISECT_ENV, buildIdOf } from '@core/bisect/contract';
+import { handleBuild, startBisect, type AutoStartPolicy, type BisectDeps } from '@core/bisect/engine';
+import { PipelineBranchResolver } from '@core/bisect/pipeline-branch';
+import { summarizeSession, type BisectResponse } from '@core/bisect/status';
+import { SessionStore } from '@core/bisect/session-store';
+import { invokeEmergencyRollback } from '@core/release/rollback/invoke';
+import { publishMessage } from '@core/notifications/publish';
 import { rollbackIfLive } from './rollback';
 
 const BuildEventSchema = z.object({
@@ -95,7 +95,7 @@ export async function processBisectEvent(
   return { outcome: 'started', session: summarizeSession(session) };
 }
 
-/** Reads the Lambda's configuration from its environment (set by lib/constructs/bisect.ts). */
+/** Reads the Lambda's configuration from its environment (set by lib/constructs/release/bisect.ts). */
 export function configFromEnv(env: NodeJS.ProcessEnv): {
   bucket: string;
   listProject: string;

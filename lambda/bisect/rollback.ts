@@ -9,10 +9,10 @@
  * is refused (this bisect judged the older one), never a rollback of something it did not look at.
  */
 import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { isArchitecture, pointerKeys, type ArtifactRef } from '../core/artifacts';
-import { APP_VARIABLE, ARCH_VARIABLE } from '../core/bisect/contract';
-import type { BisectSession } from '../core/bisect/session';
-import type { RollbackResult } from '../core/release/rollback';
+import { isArchitecture, pointerKeys, type ArtifactRef } from '@core/artifacts';
+import { APP_VARIABLE, ARCH_VARIABLE } from '@core/bisect/contract';
+import type { BisectSession } from '@core/bisect/session';
+import type { RollbackResult } from '@core/release/rollback/rollback';
 
 export interface BisectRollbackDeps {
   readonly s3: S3Client;

@@ -3,8 +3,8 @@
  * it per invocation (see ./monitor.ts). The environment contract is in ./contract.ts.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { BinaryLoader } from '../core/loader';
-import { settingsFromEnv } from '../core/monitor/contract';
+import { BinaryLoader } from '@core/loader';
+import { settingsFromEnv } from '@core/monitor/contract';
 import { createMonitorHandler } from './monitor';
 
 const logger = new Logger();

@@ -5,7 +5,7 @@
  * else when unchanged), and keep the verified binary when the distribution is down or a new
  * release is refused (the loader logs why).
  */
-import type { BinaryLoader, LoadResult } from '../core/loader';
+import type { BinaryLoader, LoadResult } from '@core/loader';
 import { runMonitorBinary, type RunOptions } from './run-binary';
 
 /** Time kept back from the function's timeout to return a clear error instead of being cut off. */

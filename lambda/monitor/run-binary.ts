@@ -6,8 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { ElfError, parseElfHeader } from '../core/elf';
-import { hostArchitecture } from '../core/loader';
+import { ElfError, parseElfHeader } from '@core/elf';
+import { hostArchitecture } from '@core/loader';
 
 /** Lambda's synchronous response limit: a bigger report could not be returned anyway. */
 export const MAX_REPORT_BYTES = 6 * 1024 * 1024;

@@ -15,15 +15,15 @@ import {
   parseNotifierEvent,
   type Message,
   type PipelineRevision,
-} from '../core/notifications/format';
+} from '@core/notifications/format';
 import {
   NOTIFIER_ENV,
   NOTIFIER_METRICS_NAMESPACE,
   PIPELINE_EXECUTIONS_METRIC,
-} from '../core/notifications/contract';
-import { publishMessage } from '../core/notifications/publish';
+} from '@core/notifications/contract';
+import { publishMessage } from '@core/notifications/publish';
 
-export { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE } from '../core/notifications/contract';
+export { NOTIFIER_ENV, NOTIFIER_METRICS_NAMESPACE } from '@core/notifications/contract';
 
 export interface NotifierDeps {
   readonly publish: (message: Message) => Promise<string>;

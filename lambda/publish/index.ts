@@ -23,17 +23,17 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { CodeBuildRunner } from '../core/bisect/build-runner';
-import { CloudFrontInvalidator } from '../core/release/cloudfront-invalidator';
-import type { ReleaseDeps } from '../core/release/deps';
-import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE, requiredEnv } from '../core/release/environment';
-import { oneLine } from '../core/one-line';
-import { KmsSigner } from '../core/release/kms-signer';
-import { publishBuild, type PublishOutcome, type PublishSettings } from '../core/release/publish';
-import { parsePublishBuildInvocation, parsePublishJobParameters } from '../core/release/request';
-import { runPointerOperation, type RollbackResult } from '../core/release/rollback';
-import { S3ReleaseStore } from '../core/release/store';
-import { PowertoolsReleaseTelemetry } from '../core/release/telemetry';
+import { CodeBuildRunner } from '@core/bisect/build-runner';
+import { CloudFrontInvalidator } from '@core/release/cloudfront-invalidator';
+import type { ReleaseDeps } from '@core/release/deps';
+import { RELEASE_ENV, RELEASE_METRICS_NAMESPACE, requiredEnv } from '@core/release/environment';
+import { oneLine } from '@core/one-line';
+import { KmsSigner } from '@core/release/kms-signer';
+import { publishBuild, type PublishOutcome, type PublishSettings } from '@core/release/publish/publish';
+import { parsePublishBuildInvocation, parsePublishJobParameters } from '@core/release/publish/request';
+import { runPointerOperation, type RollbackResult } from '@core/release/rollback/rollback';
+import { S3ReleaseStore } from '@core/release/store/store';
+import { PowertoolsReleaseTelemetry } from '@core/release/telemetry';
 import {
   CodePipelineRuns,
   parsePipelineNames,
@@ -41,7 +41,7 @@ import {
   trustedBuild,
   trustedPipelineBuild,
   type BuildTrust,
-} from '../core/release/trusted-build';
+} from '@core/release/publish/trusted-build';
 
 /** Reports the outcome of a CodePipeline job. */
 export interface JobReporter {

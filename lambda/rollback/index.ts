@@ -4,7 +4,7 @@
  * everything), and when the good release's artifact is gone starts a CodeBuild rebuild of its commit.
  *
  * Events: `{"action": "emergency-rollback" | "rollback" | "history" | "status" | "list", ...}`
- * (lambda/core/release/operations.ts); both rollbacks carry `from`, the version the caller saw live.
+ * (core/release/rollback/operations.ts); both rollbacks carry `from`, the version the caller saw live.
  */
 import type { KeyObject } from 'node:crypto';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
@@ -13,17 +13,17 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { RELEASE_ENV, requiredEnv } from '../core/release/environment';
-import { invokeReleaseFunction } from '../core/release/invoke';
-import { kmsPublicKey } from '../core/release/kms-signer';
+import { RELEASE_ENV, requiredEnv } from '@core/release/environment';
+import { invokeReleaseFunction } from '@core/release/rollback/invoke';
+import { kmsPublicKey } from '@core/release/kms-signer';
 import {
   handleOperatorRequest,
   type OperatorResult,
   type RollbackHandlerDeps,
-} from '../core/release/operator';
-import { CodeBuildRebuilder } from '../core/release/rebuild';
-import type { RollbackResult } from '../core/release/rollback';
-import { S3ReleaseStore } from '../core/release/store';
+} from '@core/release/rollback/operator';
+import { CodeBuildRebuilder } from '@core/release/rollback/rebuild';
+import type { RollbackResult } from '@core/release/rollback/rollback';
+import { S3ReleaseStore } from '@core/release/store/store';
 
 const logger = new Logger();
 const s3 = new S3Client({});

@@ -4,11 +4,11 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import type { WatchyConfig } from '../config';
-import { BuildProjects, type BuildTarget } from '../constructs/build-projects';
-import { BuildStorage } from '../constructs/build-storage';
-import { importedRepositories } from '../constructs/cross-stack';
-import { SourceConnection } from '../constructs/source-connection';
+import type { WatchyConfig } from '@core/config';
+import { BuildProjects, type BuildTarget } from '../constructs/build/build-projects';
+import { BuildStorage } from '../constructs/build/build-storage';
+import { importedRepositories } from '../constructs/common/cross-stack';
+import { SourceConnection } from '../constructs/build/source-connection';
 
 export interface BuildStackProps extends StackProps {
   readonly catalog: WatchyConfig['catalog'];

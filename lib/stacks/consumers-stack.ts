@@ -1,10 +1,10 @@
 import { CfnCondition, CfnOutput, CfnParameter, Fn, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import type { Architecture } from '../../lambda/core/artifacts';
-import type { NuitkaApp, WatchyConfig } from '../config';
-import { MonitorFunction } from '../constructs/monitor-function';
-import { SigningPublicKey } from '../constructs/signing-public-key';
+import type { Architecture } from '@core/artifacts';
+import type { NuitkaApp, WatchyConfig } from '@core/config';
+import { MonitorFunction } from '../constructs/consumers/monitor-function';
+import { SigningPublicKey } from '../constructs/consumers/signing-public-key';
 
 export interface ConsumersStackProps extends StackProps {
   /** The catalog's Nuitka apps: one monitor function each. */

@@ -2,11 +2,15 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { BINARIES_PREFIX } from '../../lambda/core/artifacts';
-import type { WatchyConfig } from '../config';
-import { AccessLogBucket } from '../constructs/access-log-bucket';
-import { ReleaseBucket, releaseWriterRoleNames, roleArnFromName } from '../constructs/release-bucket';
-import { ReleaseDistribution } from '../constructs/release-distribution';
+import { BINARIES_PREFIX } from '@core/artifacts';
+import type { WatchyConfig } from '@core/config';
+import { AccessLogBucket } from '../constructs/distribution/access-log-bucket';
+import {
+  ReleaseBucket,
+  releaseWriterRoleNames,
+  roleArnFromName,
+} from '../constructs/distribution/release-bucket';
+import { ReleaseDistribution } from '../constructs/distribution/release-distribution';
 
 export interface DistributionStackProps extends StackProps {
   /** Prefix of stack and resource names (`Watchy`, `Watchy-Prod`): names the release bucket's writers. */

@@ -5,13 +5,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import type { WatchyConfig } from '../config';
-import { projectKeys, type BranchClass, type BuildTarget } from '../constructs/build-projects';
-import { importedRepositories } from '../constructs/cross-stack';
-import { PullRequestPipeline } from '../constructs/pull-request-pipeline';
-import { ReleasePipeline } from '../constructs/release-pipeline';
-import type { SourceConnection } from '../constructs/source-connection';
-import { triggerFilePaths } from '../constructs/trigger-paths';
+import type { WatchyConfig } from '@core/config';
+import { projectKeys, type BranchClass, type BuildTarget } from '../constructs/build/build-projects';
+import { importedRepositories } from '../constructs/common/cross-stack';
+import { PullRequestPipeline } from '../constructs/build/pull-request-pipeline';
+import { ReleasePipeline } from '../constructs/build/release-pipeline';
+import type { SourceConnection } from '../constructs/build/source-connection';
+import { triggerFilePaths } from '../constructs/build/trigger-paths';
 
 export interface PipelineStackProps extends StackProps {
   readonly catalog: WatchyConfig['catalog'];

@@ -1,8 +1,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type { Construct } from 'constructs';
-import type { ContainerService, WatchyConfig } from '../config';
-import { ImageRepository } from '../constructs/image-repository';
+import type { ContainerService, WatchyConfig } from '@core/config';
+import { ImageRepository } from '../constructs/registry/image-repository';
 
 export interface RegistryStackProps extends StackProps {
   readonly services: readonly ContainerService[];

@@ -5,17 +5,17 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { BranchClass } from '../../lambda/core/build-env';
-import { pipelineNames, releaseFunctionNames } from '../../lambda/core/release/environment';
-import type { WatchyConfig } from '../config';
-import { Bisect, type BisectSource } from '../constructs/bisect';
-import { BuildNotifications } from '../constructs/notifications';
-import { PublishFunction, type PublishingProject } from '../constructs/publish-function';
-import { releaseWriterRoleNames } from '../constructs/release-bucket';
-import { ReleaseDashboard } from '../constructs/release-dashboard';
-import { ReleaseTopic } from '../constructs/release-topic';
-import { RollbackFunction } from '../constructs/rollback-function';
-import { SigningKey } from '../constructs/signing-key';
+import type { BranchClass } from '@core/build-env';
+import { pipelineNames, releaseFunctionNames } from '@core/release/environment';
+import type { WatchyConfig } from '@core/config';
+import { Bisect, type BisectSource } from '../constructs/release/bisect';
+import { BuildNotifications } from '../constructs/operations/notifications';
+import { PublishFunction, type PublishingProject } from '../constructs/release/publish-function';
+import { releaseWriterRoleNames } from '../constructs/distribution/release-bucket';
+import { ReleaseDashboard } from '../constructs/operations/release-dashboard';
+import { ReleaseTopic } from '../constructs/operations/release-topic';
+import { RollbackFunction } from '../constructs/release/rollback-function';
+import { SigningKey } from '../constructs/release/signing-key';
 
 export interface ReleaseControlStackProps extends StackProps {
   /** Prefix of stack and function names (`Watchy`, `Watchy-Prod`). */
@@ -50,7 +50,7 @@ export class ReleaseControlStack extends Stack {
   readonly buildProjects: readonly codebuild.IProject[];
   readonly signingKey: SigningKey;
   readonly publishFunction: lambda.IFunction;
-  /** Invoke with `{"action": "emergency-rollback", "app": ..., "from": <the live version>, "requestId": ...}` (lambda/core/release/operations.ts). */
+  /** Invoke with `{"action": "emergency-rollback", "app": ..., "from": <the live version>, "requestId": ...}` (core/release/rollback/operations.ts). */
   readonly rollbackFunction: lambda.IFunction;
   /** The names each branch class's pipeline must have: the publish function reads their runs. */
   readonly pipelineNames: Readonly<Record<BranchClass, string>>;

@@ -11,17 +11,11 @@
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { performance } from 'node:perf_hooks';
-import type { BuildStatus } from '../../lambda/core/bisect/build-runner';
-import { handleBuild, startBisect, type BisectDeps } from '../../lambda/core/bisect/engine';
-import {
-  applyOutcome,
-  beginStep,
-  initialSearch,
-  maxSteps,
-  nextAction,
-} from '../../lambda/core/bisect/search';
-import { SessionStore } from '../../lambda/core/bisect/session-store';
-import { FakeBuildRunner } from '../lambda/core/bisect/fake-build-runner';
+import type { BuildStatus } from '@core/bisect/build-runner';
+import { handleBuild, startBisect, type BisectDeps } from '@core/bisect/engine';
+import { applyOutcome, beginStep, initialSearch, maxSteps, nextAction } from '@core/bisect/search';
+import { SessionStore } from '@core/bisect/session-store';
+import { FakeBuildRunner } from '../core/bisect/fake-build-runner';
 import { startMoto } from '../support/moto-server';
 
 const sha = (i: number) => i.toString(16).padStart(40, '0');

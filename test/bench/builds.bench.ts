@@ -18,23 +18,14 @@ import { join } from 'node:path';
 import { makeCheckout, ROOT, type Checkout } from '../examples/checkout';
 
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'x86_64';
-const WATCHY = join(ROOT, 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(ROOT, 'bin', 'watchy.js');
 
 function build(checkout: Checkout, cache: string, args: string[]): number {
   const started = process.hrtime.bigint();
   const run = spawnSync(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      WATCHY,
-      'build',
-      ...args,
-      '--source-dir',
-      checkout.dir,
-      '--artifacts-dir',
-      checkout.path('.artifacts'),
-    ],
+    [WATCHY, 'build', ...args, '--source-dir', checkout.dir, '--artifacts-dir', checkout.path('.artifacts')],
     {
       cwd: checkout.dir,
       encoding: 'utf8',

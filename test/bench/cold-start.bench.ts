@@ -3,7 +3,7 @@
  * own process) serving signed metadata and gzip'd binaries of 64 MiB and 256 MiB made of real ELF
  * executables (test/bench/cold-start/binaries.ts). Every measurement runs in a fresh process:
  *
- *   loader      lambda/core/loader end to end (metadata, signature, download, both hashes, gunzip, file)
+ *   loader      core/loader end to end (metadata, signature, download, both hashes, gunzip, file)
  *   sequential  the seed-era consumer: download to a file, then gunzip to another, then sha256
  *   limit       gunzip of the same .gz from memory in one process (nothing else)
  *
@@ -23,9 +23,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifactName } from '../../lambda/core/artifacts';
-import { serializeMetadata, type WatchyMetadata } from '../../lambda/core/metadata';
-import { LocalKeySigner, signMetadata } from '../../lambda/core/signing';
+import { artifactName } from '@core/artifacts';
+import { serializeMetadata, type WatchyMetadata } from '@core/metadata';
+import { LocalKeySigner, signMetadata } from '@core/signing';
 import { benchBinary, type BenchBinary } from './cold-start/binaries';
 
 const SIZES = (process.env.COLD_START_BENCH_SIZES ?? '64,256').split(',').map(Number);

@@ -15,12 +15,12 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { packageBinary } from '../../lambda/core/packaging';
-import { readHistory } from '../../lambda/core/release/history';
-import { publish } from '../../lambda/core/release/publish';
-import { stageDist } from '../../lambda/core/release/stage';
+import { packageBinary } from '@core/packaging';
+import { readHistory } from '@core/release/history/history';
+import { publish } from '@core/release/publish/publish';
+import { stageDist } from '@core/release/publish/stage';
 import { startMoto } from '../support/moto-server';
-import { releaseWorld, SETTINGS, type ReleaseWorld } from '../lambda/core/release/fixtures';
+import { releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
 
 const RUNS = Number(process.env.RELEASE_BENCH_RUNS ?? 5);
 const BINARY_MIB = Number(process.env.RELEASE_BENCH_MIB ?? 8);

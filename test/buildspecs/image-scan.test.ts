@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WATCHY_APP, WATCHY_ECR_REPOSITORY_URI, WATCHY_IMAGE_DIGEST } from '../../lambda/core/build-env';
+import { WATCHY_APP, WATCHY_ECR_REPOSITORY_URI, WATCHY_IMAGE_DIGEST } from '@core/build-env';
 import { REPOSITORY_URI, runWithShims } from './image-shims';
 
 /**

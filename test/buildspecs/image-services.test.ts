@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../lib/config';
+import { loadConfig } from '@core/config';
 import { ROOT } from './image-shims';
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Runs buildspecs/image.yml and buildspecs/scan.yml (and rust-lambda.yml's rustup-init install)
- * with the local CodeBuild runner (lambda/core/buildspec) and, first on PATH, shims for the tools
+ * with the local CodeBuild runner (core/buildspec) and, first on PATH, shims for the tools
  * that need a Docker engine, AWS or the network: `docker`, `pack`, `aws`, `curl` (and `uname` when
  * a test plays an ARM host). Each shim records its
  * arguments (one JSON array per call) so tests assert exactly what would have reached the engine,
@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { loadBuildspec, runBuildspec, type BuildResult } from '../../lambda/core/buildspec';
+import { loadBuildspec, runBuildspec, type BuildResult } from '@core/buildspec';
 
 export const ROOT = join(__dirname, '..', '..');
 export const COMMIT = '0123456789abcdef0123456789abcdef01234567';

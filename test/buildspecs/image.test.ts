@@ -15,7 +15,7 @@ import {
   WATCHY_SOURCE_PATH,
   WATCHY_SOURCE_URL,
   WATCHY_VERSION,
-} from '../../lambda/core/build-env';
+} from '@core/build-env';
 import {
   COMMIT,
   PUSHED_DIGEST,

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
-import { WATCHY_ARCH } from '../../lambda/core/build-env';
+import { WATCHY_ARCH } from '@core/build-env';
 import { ROOT, runWithShims } from './image-shims';
 
 const SPEC = parse(readFileSync(join(ROOT, 'buildspecs', 'rust-lambda.yml'), 'utf8')) as {

@@ -13,9 +13,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse } from 'yaml';
-import { MAX_VERSION_LENGTH, SEMVER_PATTERN } from '../../lambda/core/artifacts';
-import { DEFAULT_VERSION, devVersion, SEMVER_ERE, WATCHY_VERSION } from '../../lambda/core/build-env';
-import { loadBuildspec, runBuildspec, type BuildResult } from '../../lambda/core/buildspec';
+import { MAX_VERSION_LENGTH, SEMVER_PATTERN } from '@core/artifacts';
+import { DEFAULT_VERSION, devVersion, SEMVER_ERE, WATCHY_VERSION } from '@core/build-env';
+import { loadBuildspec, runBuildspec, type BuildResult } from '@core/buildspec';
 import { makeCheckout, ROOT, type Checkout } from '../examples/checkout';
 import { runWithShims } from './image-shims';
 

@@ -2,7 +2,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 
-const WATCHY = join(__dirname, '..', '..', 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(__dirname, '..', '..', 'bin', 'watchy.js');
 
 export interface Run {
   code: number;
@@ -14,7 +15,7 @@ export function runWatchy(args: string[], env: Record<string, string> = {}): Pro
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', WATCHY, ...args],
+      [WATCHY, ...args],
       {
         encoding: 'utf8',
         env: {

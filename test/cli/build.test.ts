@@ -24,15 +24,16 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { distFileNames, type Architecture } from '../../lambda/core/artifacts';
-import { readElfHeader } from '../../lambda/core/elf';
-import { parseMetadataJson } from '../../lambda/core/metadata';
+import { distFileNames, type Architecture } from '@core/artifacts';
+import { readElfHeader } from '@core/elf';
+import { parseMetadataJson } from '@core/metadata';
 import { makeCheckout, ROOT, type Checkout } from '../examples/checkout';
 import { invokeBootstrap } from '../examples/lambda-runtime-api';
 import { startMoto } from '../support/moto-server';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
-const WATCHY = join(ROOT, 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(ROOT, 'bin', 'watchy.js');
 const ARCH: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const BUILD_TIMEOUT = 20 * 60_000;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -52,8 +53,6 @@ function watchyWithEnv(checkout: Checkout, env: NodeJS.ProcessEnv, ...args: stri
     execFile(
       process.execPath,
       [
-        '--import',
-        'tsx',
         WATCHY,
         'build',
         ...args,

@@ -7,9 +7,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeRelease, ReleaseServer, testKey, type Release } from '../lambda/core/loader/release-server';
+import { makeRelease, ReleaseServer, testKey, type Release } from '../core/loader/release-server';
 
-const WATCHY = join(__dirname, '..', '..', 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(__dirname, '..', '..', 'bin', 'watchy.js');
 const key = testKey();
 let server: ReleaseServer;
 let work: string;
@@ -23,14 +24,9 @@ interface Run {
 
 function watchy(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', WATCHY, ...args],
-      { encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      },
-    );
+    execFile(process.execPath, [WATCHY, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
   });
 }
 

@@ -15,11 +15,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMetadataJson } from '../../lambda/core/metadata';
+import { parseMetadataJson } from '@core/metadata';
 import { brokenElfs, refusalLine } from '../support/elf-files';
 
 const ROOT = join(__dirname, '..', '..');
-const WATCHY = join(ROOT, 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(ROOT, 'bin', 'watchy.js');
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const OTHER_ARCH = ARCH === 'arm64' ? 'x86_64' : 'arm64';
 const SUFFIX = ARCH === 'x86_64' ? '' : '-arm64';
@@ -46,7 +47,7 @@ function watchyPackage(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', WATCHY, 'package', ...args],
+      [WATCHY, 'package', ...args],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, WATCHY_BASE_URL: '' } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

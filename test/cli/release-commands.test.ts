@@ -11,13 +11,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { parseMetadataJson } from '../../lambda/core/metadata';
-import { toPublicKey, verifyMetadataSignature } from '../../lambda/core/signing';
+import { parseMetadataJson } from '@core/metadata';
+import { toPublicKey, verifyMetadataSignature } from '@core/signing';
 import { startMoto, type MotoServer } from '../support/moto-server';
-import { makePackage } from '../lambda/core/release/fixtures';
+import { makePackage } from '../core/release/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
-const WATCHY = join(ROOT, 'bin', 'watchy.ts');
+/** The npm bin shim, as `npx watchy` runs it (it registers tsx with the project's tsconfig). */
+const WATCHY = join(ROOT, 'bin', 'watchy.js');
 
 interface Run {
   code: number;
@@ -29,7 +30,7 @@ function watchy(args: string[], env: Record<string, string> = {}): Promise<Run> 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', WATCHY, ...args],
+      [WATCHY, ...args],
       {
         cwd: ROOT,
         // NODE_NO_WARNINGS: the SDK's Node 20 support notice would otherwise precede the one-line error.

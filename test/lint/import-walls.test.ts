@@ -25,16 +25,20 @@ const wallRule = (messages: LintMessage[]) => messages.filter((m) => m.ruleId ==
 
 describe('import walls (eslint walls/imports)', () => {
   test.each([
-    ['the core imports lib/', 'lambda/core/x.ts', "import { loadConfig } from '../../lib/config';"],
-    ['the core imports aws-cdk-lib', 'lambda/core/release/x.ts', "import { Stack } from 'aws-cdk-lib';"],
-    ['the core imports constructs', 'lambda/core/x.ts', "import { Construct } from 'constructs';"],
+    ['the core imports lib/', 'core/x.ts', "import { BuildStack } from '../lib/stacks/build-stack';"],
+    ['the core imports aws-cdk-lib', 'core/release/x.ts', "import { Stack } from 'aws-cdk-lib';"],
+    ['the core imports constructs', 'core/x.ts', "import { Construct } from 'constructs';"],
     [
       'the core imports an adapter',
-      'lambda/core/release/x.ts',
-      "import { handler } from '../../rollback/index';",
+      'core/release/x.ts',
+      "import { handler } from '../../lambda/rollback/index';",
     ],
     ['an adapter imports another adapter', 'lambda/bisect/x.ts', "export { handler } from '../notifier';"],
-    ['an adapter imports lib/', 'lambda/publish/x.ts', "import type { Config } from '../../lib/config';"],
+    [
+      'an adapter imports lib/',
+      'lambda/publish/x.ts',
+      "import type { BuildStack } from '../../lib/stacks/build-stack';",
+    ],
     [
       'the CLI imports an adapter',
       'cli/commands/x.ts',
@@ -45,11 +49,16 @@ describe('import walls (eslint walls/imports)', () => {
       'lib/constructs/x.ts',
       "import { handler } from '../../lambda/publish/index';",
     ],
+    [
+      'the CLI imports the core by a relative path',
+      'cli/commands/x.ts',
+      "import { oneLine } from '../../core/one-line';",
+    ],
     ['bin/ imports an adapter', 'bin/x.ts', "import { handler } from '../lambda/monitor/index';"],
     [
       'lib/ imports a core module that is no contract',
       'lib/constructs/x.ts',
-      "import { publish } from '../../lambda/core/release/publish';",
+      "import { publish } from '@core/release/publish/publish';",
     ],
   ])('fires when %s', (_name, filePath, code) => {
     const messages = wallRule(lint(filePath, `${code}\nexport const used = 1;\n`));
@@ -59,21 +68,18 @@ describe('import walls (eslint walls/imports)', () => {
 
   test('stays quiet on imports along the walls', () => {
     const clean: [string, string][] = [
-      [
-        'lambda/core/release/x.ts',
-        "import { BISECT_PREFIX } from '../bisect/contract';\nimport { z } from 'zod';",
-      ],
+      ['core/release/x.ts', "import { BISECT_PREFIX } from '../bisect/contract';\nimport { z } from 'zod';"],
       [
         'lambda/bisect/x.ts',
-        "import { rollbackIfLive } from './rollback';\nimport { publishMessage } from '../core/notifications/publish';",
+        "import { rollbackIfLive } from './rollback';\nimport { publishMessage } from '@core/notifications/publish';",
       ],
       [
         'cli/commands/x.ts',
-        "import { handleOperatorRequest } from '../../lambda/core/release/operator';\nimport { loadConfig } from '../../lib/config';",
+        "import { handleOperatorRequest } from '@core/release/rollback/operator';\nimport { loadConfig } from '@core/config';",
       ],
       [
         'lib/constructs/x.ts',
-        "import { Stack } from 'aws-cdk-lib';\nimport { NOTIFIER_ENV } from '../../lambda/core/notifications/contract';",
+        "import { Stack } from 'aws-cdk-lib';\nimport { NOTIFIER_ENV } from '@core/notifications/contract';",
       ],
     ];
     for (const [filePath, code] of clean) {

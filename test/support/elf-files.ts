@@ -1,10 +1,10 @@
 /**
  * ELF-64 little-endian files built byte by byte (System V ABI layout), and the table of broken
  * ones that `watchy package` and the loader must refuse: each with the one line it is refused
- * with. Shared by test/lambda/core/elf.test.ts, test/cli/package.test.ts and the loader tests.
+ * with. Shared by test/core/elf.test.ts, test/cli/package.test.ts and the loader tests.
  */
 import { readFileSync } from 'node:fs';
-import type { Architecture } from '../../lambda/core/artifacts';
+import type { Architecture } from '@core/artifacts';
 
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;

@@ -38,7 +38,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { loadConfig, type WatchyConfig } from '../../lib/config';
+import { loadConfig, type WatchyConfig } from '@core/config';
 import { createPlatform } from '../../lib/watchy-platform';
 
 const ROOT = join(__dirname, '..', '..');

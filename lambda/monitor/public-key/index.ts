@@ -9,7 +9,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { toPublicKey } from '../../core/signing';
+import { toPublicKey } from '@core/signing';
 
 export interface PublicKeyResourceEvent {
   readonly RequestType: 'Create' | 'Update' | 'Delete';

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { BinaryLoader } from '../../../lambda/core/loader';
+import { BinaryLoader } from '@core/loader';
 
 interface Args {
   readonly metadataUrl: string;

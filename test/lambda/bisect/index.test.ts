@@ -5,19 +5,19 @@
  * in moto needs a Docker engine.
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildIdOf } from '../../../lambda/core/bisect/contract';
+import { buildIdOf } from '@core/bisect/contract';
 import { configFromEnv, processBisectEvent } from '../../../lambda/bisect/index';
 import { rollbackIfLive } from '../../../lambda/bisect/rollback';
-import { BISECT_ENV } from '../../../lambda/core/bisect/contract';
-import type { AutoStartPolicy, BisectDeps, Notification } from '../../../lambda/core/bisect/engine';
-import type { BisectSession } from '../../../lambda/core/bisect/session';
-import { SessionStore } from '../../../lambda/core/bisect/session-store';
-import { readHistory } from '../../../lambda/core/release/history';
-import { publish } from '../../../lambda/core/release/publish';
-import { emergencyRollback, runPointerOperation } from '../../../lambda/core/release/rollback';
+import { BISECT_ENV } from '@core/bisect/contract';
+import type { AutoStartPolicy, BisectDeps, Notification } from '@core/bisect/engine';
+import type { BisectSession } from '@core/bisect/session';
+import { SessionStore } from '@core/bisect/session-store';
+import { readHistory } from '@core/release/history/history';
+import { publish } from '@core/release/publish/publish';
+import { emergencyRollback, runPointerOperation } from '@core/release/rollback/rollback';
 import { startMoto, type MotoServer } from '../../support/moto-server';
-import { closeReleaseWorld, packageAndStage, releaseWorld, SETTINGS } from '../core/release/fixtures';
-import { FakeBuildRunner } from '../core/bisect/fake-build-runner';
+import { closeReleaseWorld, packageAndStage, releaseWorld, SETTINGS } from '../../core/release/fixtures';
+import { FakeBuildRunner } from '../../core/bisect/fake-build-runner';
 
 const BUCKET = 'release-bucket';
 const PROJECT = 'watchy-nuitka-x86_64';

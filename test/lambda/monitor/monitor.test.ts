@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BinaryLoader, type LoadResult } from '../../../lambda/core/loader';
-import { MONITOR_ENV, metadataUrlFor, settingsFromEnv } from '../../../lambda/core/monitor/contract';
+import { BinaryLoader, type LoadResult } from '@core/loader';
+import { MONITOR_ENV, metadataUrlFor, settingsFromEnv } from '@core/monitor/contract';
 import { createMonitorHandler, type MonitorHandler } from '../../../lambda/monitor/monitor';
 import { runMonitorBinary } from '../../../lambda/monitor/run-binary';
-import { makeRelease, ReleaseServer, testKey, type Release } from '../core/loader/release-server';
+import { makeRelease, ReleaseServer, testKey, type Release } from '../../core/loader/release-server';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const MONITORS = join(ROOT, 'examples', 'monitors');

@@ -5,8 +5,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { signingPayload, type WatchyMetadata } from '../../../lambda/core/metadata';
-import { toPublicKey, verifyMetadataSignature } from '../../../lambda/core/signing';
+import { signingPayload, type WatchyMetadata } from '@core/metadata';
+import { toPublicKey, verifyMetadataSignature } from '@core/signing';
 import {
   publicKeyResponse,
   sendResponse,

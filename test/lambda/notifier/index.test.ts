@@ -5,7 +5,7 @@
 import { CodeBuildClient, CreateProjectCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { NOTIFIER_ENV, handler, notifyEvent, type NotifierDeps } from '../../../lambda/notifier/index';
-import { formatBuildEvent, subjectLine } from '../../../lambda/core/notifications/format';
+import { formatBuildEvent, subjectLine } from '@core/notifications/format';
 import { startMoto, type MotoServer } from '../../support/moto-server';
 import { startSnsInbox, type SnsInbox } from './sns-inbox';
 

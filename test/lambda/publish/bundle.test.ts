@@ -51,9 +51,7 @@ describe('bundled handlers', () => {
         { encoding: 'utf8' },
       ),
     ).toBe('function');
-    expect(
-      invoke(file, { buildId: 'watchy-nuitka-x86_64:00000000-0000-4000-8000-000000000000' }),
-    ).toEqual({
+    expect(invoke(file, { buildId: 'watchy-nuitka-x86_64:00000000-0000-4000-8000-000000000000' })).toEqual({
       ok: false,
       text: 'environment variable WATCHY_RELEASE_BUCKET is not set',
     });

@@ -7,9 +7,9 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { handlePublishEvent, type JobReporter, type PublishHandlerDeps } from '../../../lambda/publish/index';
-import { PowertoolsReleaseTelemetry } from '../../../lambda/core/release/telemetry';
+import { PowertoolsReleaseTelemetry } from '@core/release/telemetry';
 import { startMoto, type MotoServer } from '../../support/moto-server';
-import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
+import { closeReleaseWorld, releaseWorld, SETTINGS, type ReleaseWorld } from '../../core/release/fixtures';
 import {
   addRun,
   BUILD_ACTION,
@@ -21,7 +21,7 @@ import {
   startBuild,
   trustWorld,
   type TrustWorld,
-} from '../core/release/trusted-fixtures';
+} from '../../core/release/trusted-fixtures';
 
 class RecordingJobReporter implements JobReporter {
   readonly calls: { kind: 'success' | 'failure'; jobId: string; text: string }[] = [];

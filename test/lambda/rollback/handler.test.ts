@@ -6,12 +6,12 @@
  */
 import { BatchGetBuildsCommand, CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { handleOperatorRequest, type RollbackHandlerDeps } from '../../../lambda/core/release/operator';
-import { publish } from '../../../lambda/core/release/publish';
-import { CodeBuildRebuilder } from '../../../lambda/core/release/rebuild';
-import { runPointerOperation } from '../../../lambda/core/release/rollback';
+import { handleOperatorRequest, type RollbackHandlerDeps } from '@core/release/rollback/operator';
+import { publish } from '@core/release/publish/publish';
+import { CodeBuildRebuilder } from '@core/release/rollback/rebuild';
+import { runPointerOperation } from '@core/release/rollback/rollback';
 import { startMoto, type MotoServer } from '../../support/moto-server';
-import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from '../core/release/fixtures';
+import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from '../../core/release/fixtures';
 
 let moto: MotoServer;
 let world: ReleaseWorld;

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { STAGING_PREFIX } from '../../../lambda/core/artifacts';
+import { STAGING_PREFIX } from '@core/artifacts';
 import {
   DEFAULT_VERSION,
   WATCHY_APP,
@@ -15,17 +15,17 @@ import {
   WATCHY_RELEASE_BUCKET,
   WATCHY_SOURCE_PATH,
   WATCHY_VERSION,
-} from '../../../lambda/core/build-env';
-import { loadBuildSpec } from '../../../lib/constructs/build-project';
+} from '@core/build-env';
+import { loadBuildSpec } from '../../../lib/constructs/build/build-project';
 import {
   BRANCH_CLASSES,
   BUILDSPEC_FILES,
-  DEFAULT_BUILDSPEC_DIR,
   cachePrefix,
   classProjectKey,
   projectKeys,
   type BranchClass,
-} from '../../../lib/constructs/build-projects';
+} from '../../../lib/constructs/build/build-projects';
+import { BUILDSPEC_DIR } from '../../../lib/repo-paths';
 import { normalisedTemplate } from '../../support/synth';
 import { asList, fixture, nagFindings, resourcesOf, type Fixture } from './build-fixture';
 
@@ -107,22 +107,21 @@ describe('Build stack', () => {
   test('buildspecs are inlined from buildspecs/*.yml (parsed YAML equal)', () => {
     for (const key of KEYS) {
       const inlined = parse(project(key).Source.BuildSpec);
-      const file = parse(readFileSync(join(DEFAULT_BUILDSPEC_DIR, BUILDSPEC_FILES[KIND[key]!]), 'utf8'));
+      const file = parse(readFileSync(join(BUILDSPEC_DIR, BUILDSPEC_FILES[KIND[key]!]), 'utf8'));
       expect([key, inlined]).toEqual([key, file]);
     }
   });
 
   test('a YAML error in a buildspec fails synth, naming the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'watchy-buildspecs-'));
-    for (const name of readdirSync(DEFAULT_BUILDSPEC_DIR))
-      copyFileSync(join(DEFAULT_BUILDSPEC_DIR, name), join(dir, name));
+    for (const name of readdirSync(BUILDSPEC_DIR)) copyFileSync(join(BUILDSPEC_DIR, name), join(dir, name));
     writeFileSync(join(dir, 'image.yml'), 'version: 0.2\nphases:\n  build:\n    commands: [unclosed\n');
     expect(() => fixture({ buildspecDir: dir })).toThrow(/^buildspec .*image\.yml: invalid YAML: /);
   });
 
   test('a missing buildspec fails synth, naming the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'watchy-buildspecs-'));
-    copyFileSync(join(DEFAULT_BUILDSPEC_DIR, 'test.yml'), join(dir, 'test.yml'));
+    copyFileSync(join(BUILDSPEC_DIR, 'test.yml'), join(dir, 'test.yml'));
     expect(() => fixture({ buildspecDir: dir })).toThrow(
       /^buildspec .*nuitka\.yml: cannot read it \(ENOENT\)$/,
     );
@@ -149,7 +148,7 @@ describe('Build stack', () => {
   test('every buildspec cache path is covered: S3 cache under the class and project key, or the local custom cache', () => {
     for (const key of KEYS.filter((k) => k !== projectKeys.pullRequestTests)) {
       const paths =
-        loadBuildSpec(join(DEFAULT_BUILDSPEC_DIR, BUILDSPEC_FILES[KIND[key]!])).document.cache?.paths ?? [];
+        loadBuildSpec(join(BUILDSPEC_DIR, BUILDSPEC_FILES[KIND[key]!])).document.cache?.paths ?? [];
       const cache = project(key).Cache;
       if (paths.length === 0) {
         expect([key, cache?.Type ?? 'NO_CACHE']).toEqual([key, 'NO_CACHE']);

@@ -1,16 +1,11 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- template JSON is untyped; each assertion checks the shape it reads */
 import { App } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import {
-  APP_NAME_PATTERN,
-  SEMVER_PATTERN,
-  releaseKeys,
-  type ArtifactRef,
-} from '../../../lambda/core/artifacts';
-import { IMMUTABLE_CACHE_CONTROL } from '../../../lambda/core/release/pointer';
-import { loadConfig } from '../../../lib/config';
-import { releaseWriterRoleNames } from '../../../lib/constructs/release-bucket';
-import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/release-distribution';
+import { APP_NAME_PATTERN, SEMVER_PATTERN, releaseKeys, type ArtifactRef } from '@core/artifacts';
+import { IMMUTABLE_CACHE_CONTROL } from '@core/release/store/pointer';
+import { loadConfig } from '@core/config';
+import { releaseWriterRoleNames } from '../../../lib/constructs/distribution/release-bucket';
+import { RELEASE_BEHAVIOURS } from '../../../lib/constructs/distribution/release-distribution';
 import { DistributionStack } from '../../../lib/stacks/distribution-stack';
 import {
   ACCOUNT,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
-import { SEMVER_PATTERN } from '../../../lambda/core/artifacts';
+import { SEMVER_PATTERN } from '@core/artifacts';
 import {
   DEFAULT_VERSION,
   WATCHY_APP,
@@ -16,17 +16,17 @@ import {
   WATCHY_VERSION,
   devVersion,
   resolveBuildVersion,
-} from '../../../lambda/core/build-env';
-import { pipelineNames } from '../../../lambda/core/release/environment';
-import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '../../../lambda/core/versions';
-import { BRANCH_CLASSES, classProjectKey, projectKeys } from '../../../lib/constructs/build-projects';
-import { buildActionName } from '../../../lib/constructs/release-pipeline';
+} from '@core/build-env';
+import { pipelineNames } from '@core/release/environment';
+import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '@core/versions';
+import { BRANCH_CLASSES, classProjectKey, projectKeys } from '../../../lib/constructs/build/build-projects';
+import { buildActionName } from '../../../lib/constructs/build/release-pipeline';
 import {
   FORCE_BUILD_FILE,
   MAX_FILE_PATH_PATTERNS,
   globMatches,
   triggerFilePaths,
-} from '../../../lib/constructs/trigger-paths';
+} from '../../../lib/constructs/build/trigger-paths';
 import { normalisedTemplate } from '../../support/synth';
 import { fixture, nagFindings, resourcesOf, type Fixture } from './build-fixture';
 

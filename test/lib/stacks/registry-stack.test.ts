@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- template JSON is untyped; each assertion checks the shape it reads */
 import { App } from 'aws-cdk-lib';
-import { DEFAULT_CONFIG, loadConfig } from '../../../lib/config';
-import { PULL_ACTIONS } from '../../../lib/constructs/image-repository';
+import { DEFAULT_CONFIG, loadConfig } from '@core/config';
+import { PULL_ACTIONS } from '../../../lib/constructs/registry/image-repository';
 import { RegistryStack } from '../../../lib/stacks/registry-stack';
 import {
   nagFindingsAfter,

@@ -5,7 +5,7 @@
  * stack: only the publish role can sign, and only it can write binaries/ or state/history/ of the release bucket.
  */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { RELEASE_ENV } from '../../../lambda/core/release/environment';
+import { RELEASE_ENV } from '@core/release/environment';
 import {
   nagFindingsAfter,
   normalisedTemplate,
