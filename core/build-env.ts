@@ -1,10 +1,13 @@
 /**
  * The build environment contract: the variables every CodeBuild project sets, the buildspecs read
- * and the pipeline overrides per action. Infra (lib/), buildspec tests, the bisect runner and the
- * CLI import these names from here; a buildspec spells them literally (it is YAML), and the
- * buildspec tests check that it does.
+ * and the pipeline overrides per action, and the build targets (what the catalog builds, and the
+ * variables each build of one gets, in CodeBuild and in `watchy build` alike). Infra (lib/),
+ * buildspec tests, the bisect runner and the CLI import these names from here; a buildspec spells
+ * them literally (it is YAML), and the buildspec tests check that it does.
  */
-import { MAX_VERSION_LENGTH, SEMVER_PATTERN } from './artifacts';
+import { MAX_VERSION_LENGTH, SEMVER_PATTERN, type Architecture, type BinaryType } from './artifacts';
+import type { ContainerService, NuitkaApp, RustWorkspace, WatchyConfig } from './config';
+import * as versions from './versions';
 
 /**
  * CodeBuild build states that end a build (the `build-status` values of a Build State Change event
@@ -29,8 +32,17 @@ export const WATCHY_VERSION = 'WATCHY_VERSION';
 export const PYTHON_VERSION = 'PYTHON_VERSION';
 /** Image projects: the URI of the one ECR repository the project may push to. */
 export const WATCHY_ECR_REPOSITORY_URI = 'WATCHY_ECR_REPOSITORY_URI';
-/** Image projects: the service's directory in the repository (catalog `sourcePath`). */
+/** Nuitka and image builds: the app's or service's directory in the repository (catalog `sourcePath`). */
 export const WATCHY_SOURCE_PATH = 'WATCHY_SOURCE_PATH';
+/** Rust builds: the Cargo workspace's directory in the repository (catalog `rustWorkspace.sourcePath`). */
+export const WATCHY_RUST_WORKSPACE = 'WATCHY_RUST_WORKSPACE';
+/** Local Rust builds (`watchy build rust --clean`): `1` removes cargo's release output first. */
+export const WATCHY_CLEAN = 'WATCHY_CLEAN';
+/**
+ * Local Rust builds (`watchy build rust --allow-native-fallback`): `1` builds this machine's
+ * architecture when it is not WATCHY_ARCH, loudly, and labels the binaries with what they are.
+ */
+export const WATCHY_ALLOW_NATIVE_FALLBACK = 'WATCHY_ALLOW_NATIVE_FALLBACK';
 /** Browsable URL of the source repository (OCI `org.opencontainers.image.source`). */
 export const WATCHY_SOURCE_URL = 'WATCHY_SOURCE_URL';
 /** Image projects: `dockerfile` or `buildpacks` (catalog `builder`). */
@@ -119,3 +131,172 @@ function toPosixEre(pattern: RegExp): string {
  */
 export const BRANCH_CLASSES = ['release', 'integration'] as const;
 export type BranchClass = (typeof BRANCH_CLASSES)[number];
+
+/**
+ * Key of the projects that build binaries of one type on one architecture: `nuitka-x86_64`,
+ * `rust-arm64`. Each branch class has such a project; the release class's is where a rollback
+ * rebuilds a release whose artifact is gone (the keys of RELEASE_ENV.rebuildProjects).
+ */
+export type BinaryProjectKey = `${BinaryType}-${Architecture}`;
+
+export function binaryProjectKey(binaryType: BinaryType, architecture: Architecture): BinaryProjectKey {
+  return `${binaryType}-${architecture}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build targets: what the catalog builds, and the variables a build of each one gets. CodeBuild
+// (the project environments and the pipeline's build actions, lib/constructs/build) and the local
+// runner (`watchy build`) both take them from here.
+
+/** The buildspec of each kind of build, in `buildspecs/`: CodeBuild and `watchy build` run the same file. */
+export const BUILDSPEC_FILES = {
+  nuitka: 'nuitka.yml',
+  rust: 'rust-lambda.yml',
+  image: 'image.yml',
+  tests: 'test.yml',
+  scan: 'scan.yml',
+} as const;
+export type BuildKind = keyof typeof BUILDSPEC_FILES;
+
+/** WATCHY_APP of the Rust workspace build (it builds every `[[bin]]` of the workspace). */
+export const RUST_APP = 'rust';
+
+/** The kinds of build that build a catalog entry (tests and scans build none). */
+export type TargetKind = 'nuitka' | 'rust' | 'image';
+
+interface TargetOf<K extends TargetKind> {
+  readonly kind: K;
+  /** WATCHY_APP: the Nuitka app, the service, or RUST_APP for the Rust workspace. */
+  readonly app: string;
+  readonly architecture: Architecture;
+  /** The entry's directory in the repository (catalog `sourcePath`). */
+  readonly sourcePath: string;
+}
+
+/** One build of the catalog: an app (or service, or the Rust workspace) on one architecture. */
+export type CatalogTarget =
+  TargetOf<'nuitka'> | TargetOf<'rust'> | (TargetOf<'image'> & { readonly builder: ImageBuilder });
+
+export function nuitkaTarget(app: NuitkaApp, architecture: Architecture): CatalogTarget {
+  return { kind: 'nuitka', app: app.name, architecture, sourcePath: app.sourcePath };
+}
+
+export function rustTarget(workspace: RustWorkspace, architecture: Architecture): CatalogTarget {
+  return { kind: 'rust', app: RUST_APP, architecture, sourcePath: workspace.sourcePath };
+}
+
+export function imageTarget(service: ContainerService, architecture: Architecture): CatalogTarget {
+  return {
+    kind: 'image',
+    app: service.name,
+    architecture,
+    sourcePath: service.sourcePath,
+    builder: service.builder,
+  };
+}
+
+/** Every build of the catalog, in pipeline order: Nuitka apps, the Rust workspace, images. */
+export function catalogTargets(catalog: WatchyConfig['catalog']): CatalogTarget[] {
+  const workspace = catalog.rustWorkspace;
+  return [
+    ...catalog.nuitkaApps.flatMap((app) => app.architectures.map((arch) => nuitkaTarget(app, arch))),
+    ...(workspace ? workspace.architectures.map((arch) => rustTarget(workspace, arch)) : []),
+    ...catalog.containerServices.flatMap((s) => s.architectures.map((arch) => imageTarget(s, arch))),
+  ];
+}
+
+/** What every build of a kind gets, whatever it builds: the Python of the Nuitka builds and the tests. */
+export function kindVariables(kind: BuildKind): Record<string, string> {
+  return kind === 'nuitka' || kind === 'tests' ? { [PYTHON_VERSION]: versions.PYTHON_VERSION } : {};
+}
+
+/**
+ * The variables a build of a target gets from the catalog: which entry, on which architecture,
+ * from which directory, and what its kind needs. A CodeBuild build of the target gets each of
+ * them (from its project's environment or from the start of the build), and so does
+ * `watchy build`.
+ */
+export function targetVariables(target: CatalogTarget): Record<string, string> {
+  const entry = { [WATCHY_APP]: target.app, [WATCHY_ARCH]: target.architecture };
+  switch (target.kind) {
+    case 'nuitka':
+      return { ...entry, [WATCHY_SOURCE_PATH]: target.sourcePath, ...kindVariables('nuitka') };
+    case 'rust':
+      return { ...entry, [WATCHY_RUST_WORKSPACE]: target.sourcePath, ...kindVariables('rust') };
+    case 'image':
+      return {
+        ...entry,
+        [WATCHY_SOURCE_PATH]: target.sourcePath,
+        [WATCHY_IMAGE_BUILDER]: target.builder,
+        ...kindVariables('image'),
+      };
+  }
+}
+
+/**
+ * The target variables that differ between the targets one project builds: a Nuitka project
+ * builds every app of its architecture; a Rust project builds the one workspace, an image project
+ * one service.
+ */
+const VARYING_IN_PROJECT: Readonly<Record<TargetKind, readonly string[]>> = {
+  nuitka: [WATCHY_APP, WATCHY_SOURCE_PATH],
+  rust: [],
+  image: [],
+};
+
+/**
+ * What every start of a build of the target sets (the pipeline's build action; `watchy build`
+ * sets all of targetVariables): the entry and architecture it builds, and the variables in which
+ * its project's targets differ.
+ */
+export function startVariables(target: CatalogTarget): Record<string, string> {
+  const named = new Set([WATCHY_APP, WATCHY_ARCH, ...VARYING_IN_PROJECT[target.kind]]);
+  return Object.fromEntries(Object.entries(targetVariables(target)).filter(([name]) => named.has(name)));
+}
+
+/**
+ * The target variables every build of a project shares, from the targets it builds (all of one
+ * kind and architecture): its environment. Refuses targets that do not share them.
+ */
+export function projectVariables(targets: readonly CatalogTarget[]): Record<string, string> {
+  const [first, ...rest] = targets;
+  if (!first) throw new Error('projectVariables: a project builds at least one target');
+  const shared = (target: CatalogTarget) => {
+    const varying = new Set(VARYING_IN_PROJECT[target.kind]);
+    return Object.entries(targetVariables(target)).filter(([name]) => !varying.has(name));
+  };
+  const variables = Object.fromEntries(shared(first));
+  for (const target of rest) {
+    const differs = shared(target).find(([name, value]) => variables[name] !== value);
+    if (target.kind !== first.kind || differs) {
+      throw new Error(
+        `projectVariables: ${target.kind} ${target.app} ${target.architecture} cannot share a project with ${first.kind} ${first.app} ${first.architecture}`,
+      );
+    }
+  }
+  return variables;
+}
+
+/**
+ * Set per run over the project's defaults (`release`, DEFAULT_VERSION): the pipeline sets the
+ * run's version, a bisect step the mode, `watchy build` the mode and (when given) the version.
+ */
+export const RUN_VARIABLES = [WATCHY_MODE, WATCHY_VERSION] as const;
+
+/**
+ * Given by the place a build runs, not by the catalog: the CodeBuild project (release bucket,
+ * distribution URL, repository) or the pipeline's build action (branch) sets them; a local build
+ * takes them from its own environment, and stages nothing without a release bucket.
+ */
+export const HOST_VARIABLES: Readonly<Record<TargetKind, readonly string[]>> = {
+  nuitka: [WATCHY_SOURCE_URL, WATCHY_RELEASE_BUCKET, WATCHY_BASE_URL, WATCHY_BRANCH],
+  rust: [WATCHY_SOURCE_URL, WATCHY_RELEASE_BUCKET, WATCHY_BASE_URL, WATCHY_BRANCH],
+  image: [WATCHY_SOURCE_URL, WATCHY_ECR_REPOSITORY_URI, WATCHY_BRANCH],
+};
+
+/** Options of a local build alone (`watchy build` flags): CodeBuild builds keep the buildspec's `0`. */
+export const LOCAL_OPTION_VARIABLES: Readonly<Record<TargetKind, readonly string[]>> = {
+  nuitka: [],
+  rust: [WATCHY_CLEAN, WATCHY_ALLOW_NATIVE_FALLBACK],
+  image: [],
+};

@@ -69,21 +69,11 @@ export function createPlatform(scope: Construct, config: WatchyConfig): WatchyPl
     distribution: distribution.distribution,
     binaryDistributionUrl: distribution.binaryDistributionUrl,
     buildProjects: [...build.projects.values()],
-    // Binary projects are keyed `{binaryType}-{architecture}` (nuitka-x86_64, rust-arm64): rebuilds run there.
-    rebuildProjects: Object.fromEntries([...build.projects].filter(([key]) => /^(nuitka|rust)-/.test(key))),
-    // Both classes' binary projects (`integration-nuitka-x86_64`, …) stage releases of their branch.
-    publishingProjects: [...build.projects].flatMap(([key, project]) => {
-      const match = /^(integration-)?(nuitka|rust)-/.exec(key);
-      return match
-        ? [{ project, branchClass: match[1] ? ('integration' as const) : ('release' as const) }]
-        : [];
-    }),
-    // Bisect lists commits through the repository connection and bisects the binary and test builds
-    // (image builds have no verify-only mode: a step would push an image).
+    rebuildProjects: build.rebuildProjects,
+    publishingProjects: build.publishingProjects,
+    // Bisect lists commits through the repository connection.
     repository: build.source,
-    bisectProjects: [...build.projects]
-      .filter(([key]) => /^(nuitka|rust)-|^tests$/.test(key))
-      .map(([, p]) => p),
+    bisectProjects: build.bisectProjects,
   });
   stacks.push(releaseControl);
 

@@ -5,7 +5,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { WatchyConfig } from '@core/config';
-import { BuildProjects, type BuildTarget } from '../constructs/build/build-projects';
+import type { BinaryProjectKey } from '@core/build-env';
+import { BuildProjects, type BuildTarget, type ClassProject } from '../constructs/build/build-projects';
 import { BuildStorage } from '../constructs/build/build-storage';
 import { importedRepositories } from '../constructs/common/cross-stack';
 import { SourceConnection } from '../constructs/build/source-connection';
@@ -36,6 +37,12 @@ export class BuildStack extends Stack {
    * integration branch's are the same keys prefixed `integration-`), `pull-request-tests`, `scan`.
    */
   readonly projects: ReadonlyMap<string, codebuild.Project>;
+  /** The release branch's binary projects by `{binaryType}-{architecture}`: rollbacks rebuild there. */
+  readonly rebuildProjects: ReadonlyMap<BinaryProjectKey, codebuild.Project>;
+  /** The binary projects of both branch classes, with their class: the builds that stage releases. */
+  readonly publishingProjects: readonly ClassProject[];
+  /** The release branch's binary and tests projects: their failing builds are bisected. */
+  readonly bisectProjects: readonly codebuild.Project[];
   /** What the pipeline builds, app by app and architecture by architecture. */
   readonly targets: readonly BuildTarget[];
   readonly source: SourceConnection;
@@ -64,6 +71,9 @@ export class BuildStack extends Stack {
     for (const project of built.buildProjects.values())
       project.grantPipelineArtifacts(storage.artifactBucket);
     this.projects = built.projects;
+    this.rebuildProjects = built.rebuildProjects;
+    this.publishingProjects = built.publishingProjects;
+    this.bisectProjects = built.bisectProjects;
     this.targets = built.targets;
     this.key = storage.key;
     this.artifactBucket = storage.artifactBucket;

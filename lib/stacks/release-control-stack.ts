@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { BranchClass } from '@core/build-env';
+import type { BinaryProjectKey, BranchClass } from '@core/build-env';
 import { pipelineNames, releaseFunctionNames } from '@core/release/environment';
 import type { WatchyConfig } from '@core/config';
 import { Bisect, type BisectSource } from '../constructs/release/bisect';
@@ -30,8 +30,8 @@ export interface ReleaseControlStackProps extends StackProps {
   readonly binaryDistributionUrl: string;
   /** Every build project (Build stack); bisect watches and starts them. @default [] */
   readonly buildProjects?: readonly codebuild.IProject[];
-  /** The binary projects by `{binaryType}-{architecture}` (rollback rebuilds run there). @default {} */
-  readonly rebuildProjects?: Readonly<Record<string, codebuild.IProject>>;
+  /** The release branch's binary projects by `{binaryType}-{architecture}` (rollback rebuilds run there). @default none */
+  readonly rebuildProjects?: ReadonlyMap<BinaryProjectKey, codebuild.IProject>;
   /** The binary projects of both branch classes: the builds the publisher publishes. @default [] (nothing is published) */
   readonly publishingProjects?: readonly PublishingProject[];
   /** The repository connection (Build stack): bisect lists commits in its own project through it. @default no bisect */
@@ -88,7 +88,7 @@ export class ReleaseControlStack extends Stack {
       releaseBucket: props.releaseBucket,
       publishFunction: publish.function,
       signingKey: this.signingKey,
-      rebuildProjects: props.rebuildProjects,
+      rebuildProjects: Object.fromEntries(props.rebuildProjects ?? []),
       releaseBranch: props.source.releaseBranch,
       functionName: names.rollback,
     }).function;
@@ -104,7 +104,7 @@ export class ReleaseControlStack extends Stack {
       const bisect = new Bisect(this, 'Bisect', {
         releaseBucket: props.releaseBucket,
         topic: this.topic,
-        buildProjects: props.bisectProjects ?? Object.values(props.rebuildProjects ?? {}),
+        buildProjects: props.bisectProjects ?? [...(props.rebuildProjects?.values() ?? [])],
         source: props.repository,
         releaseBranch: props.source.releaseBranch,
         retries: props.releaseControl.bisectRetries,

@@ -8,47 +8,40 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { Architecture } from '@core/artifacts';
 import {
+  BUILDSPEC_FILES,
   DEFAULT_VERSION,
-  PYTHON_VERSION as PYTHON_VERSION_VARIABLE,
-  WATCHY_APP,
   WATCHY_ARCH,
   WATCHY_BASE_URL,
   WATCHY_ECR_REPOSITORY_URI,
-  WATCHY_IMAGE_BUILDER,
   WATCHY_MODE,
   WATCHY_RELEASE_BUCKET,
-  WATCHY_SOURCE_PATH,
   WATCHY_SOURCE_URL,
   WATCHY_VERSION,
+  binaryProjectKey,
+  catalogTargets,
+  kindVariables,
+  projectVariables,
+  type BinaryProjectKey,
+  type BuildKind,
+  type CatalogTarget,
 } from '@core/build-env';
-import { PYTHON_VERSION } from '@core/versions';
 import type { WatchyConfig } from '@core/config';
 import { BuildProject, loadBuildSpec, type BuildCache, type LoadedBuildSpec } from './build-project';
 import type { BuildStorage } from './build-storage';
 import type { SourceConnection } from './source-connection';
 
-/** The buildspec file of each kind of project, in `buildspecs/`. */
-export const BUILDSPEC_FILES = {
-  nuitka: 'nuitka.yml',
-  rust: 'rust-lambda.yml',
-  image: 'image.yml',
-  tests: 'test.yml',
-  scan: 'scan.yml',
-} as const;
-export type ProjectKind = keyof typeof BUILDSPEC_FILES;
+export { BUILDSPEC_FILES, RUST_APP } from '@core/build-env';
 
-/** The repository's buildspecs/ folder. */
-/** WATCHY_APP of the Rust workspace build (it builds every `[[bin]]` of the workspace). */
-export const RUST_APP = 'rust';
-
-/** One thing the pipeline builds: an app (or service, or the Rust workspace) on one architecture. */
-export interface BuildTarget {
-  readonly kind: 'nuitka' | 'rust' | 'image';
-  /** WATCHY_APP of the build. */
-  readonly app: string;
-  readonly architecture: Architecture;
+/** One thing the pipeline builds (core/build-env.ts CatalogTarget), with the project that builds it. */
+export type BuildTarget = CatalogTarget & {
   /** Key of the project that builds it (`nuitka-x86_64`, `rust-arm64`, `image-status-api-x86_64`). */
   readonly projectKey: string;
+};
+
+/** A project of a branch class. */
+export interface ClassProject {
+  readonly project: codebuild.Project;
+  readonly branchClass: BranchClass;
 }
 
 /**
@@ -74,8 +67,9 @@ export function cachePrefix(key: string, branchClass: BranchClass): string {
 }
 
 export const projectKeys = {
-  nuitka: (arch: Architecture) => `nuitka-${arch}`,
-  rust: (arch: Architecture) => `rust-${arch}`,
+  /** One binary project per type and architecture: it builds every app of that type on it. */
+  nuitka: (arch: Architecture): BinaryProjectKey => binaryProjectKey('nuitka', arch),
+  rust: (arch: Architecture): BinaryProjectKey => binaryProjectKey('rust', arch),
   /** One image project per service and architecture: each may push only to its own repository. */
   image: (service: string, arch: Architecture) => `image-${service}-${arch}`,
   tests: 'tests',
@@ -84,33 +78,21 @@ export const projectKeys = {
   scan: 'scan',
 } as const;
 
-/** Every build of the catalog, in pipeline order: Nuitka apps, the Rust workspace, images. */
+/** The project that builds a target. */
+export function targetProjectKey(target: CatalogTarget): string {
+  switch (target.kind) {
+    case 'nuitka':
+      return projectKeys.nuitka(target.architecture);
+    case 'rust':
+      return projectKeys.rust(target.architecture);
+    case 'image':
+      return projectKeys.image(target.app, target.architecture);
+  }
+}
+
+/** Every build of the catalog, in pipeline order (catalogTargets), with its project. */
 export function buildTargets(catalog: WatchyConfig['catalog']): BuildTarget[] {
-  const targets: BuildTarget[] = [];
-  for (const app of catalog.nuitkaApps) {
-    for (const architecture of app.architectures) {
-      targets.push({
-        kind: 'nuitka',
-        app: app.name,
-        architecture,
-        projectKey: projectKeys.nuitka(architecture),
-      });
-    }
-  }
-  for (const architecture of catalog.rustWorkspace?.architectures ?? []) {
-    targets.push({ kind: 'rust', app: RUST_APP, architecture, projectKey: projectKeys.rust(architecture) });
-  }
-  for (const service of catalog.containerServices) {
-    for (const architecture of service.architectures) {
-      targets.push({
-        kind: 'image',
-        app: service.name,
-        architecture,
-        projectKey: projectKeys.image(service.name, architecture),
-      });
-    }
-  }
-  return targets;
+  return catalogTargets(catalog).map((target) => ({ ...target, projectKey: targetProjectKey(target) }));
 }
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -149,12 +131,21 @@ export class BuildProjects extends Construct {
   readonly projects: ReadonlyMap<string, codebuild.Project>;
   readonly buildProjects: ReadonlyMap<string, BuildProject>;
   readonly targets: readonly BuildTarget[];
+  /** The release class's binary projects by BinaryProjectKey: a rollback rebuilds a release there. */
+  readonly rebuildProjects: ReadonlyMap<BinaryProjectKey, codebuild.Project>;
+  /** The binary projects of every branch class, with their class: the builds that stage releases. */
+  readonly publishingProjects: readonly ClassProject[];
+  /**
+   * The release class's projects whose failing builds are bisected: the binary projects and the
+   * tests (an image build has no verify-only mode: a bisect step would push an image).
+   */
+  readonly bisectProjects: readonly codebuild.Project[];
 
   constructor(scope: Construct, id: string, props: BuildProjectsProps) {
     super(scope, id);
     const dir = props.buildspecDir ?? BUILDSPEC_DIR;
-    const specs = new Map<ProjectKind, LoadedBuildSpec>();
-    const spec = (kind: ProjectKind): LoadedBuildSpec => {
+    const specs = new Map<BuildKind, LoadedBuildSpec>();
+    const spec = (kind: BuildKind): LoadedBuildSpec => {
       let loaded = specs.get(kind);
       if (!loaded) specs.set(kind, (loaded = loadBuildSpec(join(dir, BUILDSPEC_FILES[kind]))));
       return loaded;
@@ -164,7 +155,7 @@ export class BuildProjects extends Construct {
     const projects = new Map<string, BuildProject>();
     const add = (
       key: string,
-      kind: ProjectKind,
+      kind: BuildKind,
       architecture: Architecture,
       options: {
         description: string;
@@ -210,6 +201,9 @@ export class BuildProjects extends Construct {
     const releaseCacheWriters: iam.IRole[] = [];
 
     const targets = buildTargets(props.catalog);
+    const rebuildProjects = new Map<BinaryProjectKey, codebuild.Project>();
+    const publishingProjects: ClassProject[] = [];
+    const bisectProjects: codebuild.Project[] = [];
     for (const branchClass of BRANCH_CLASSES) {
       const label = classLabel[branchClass];
       const s3Cache = (key: string): BuildCache => ({
@@ -222,61 +216,60 @@ export class BuildProjects extends Construct {
         if (branchClass === 'release') releaseCacheWriters.push(built.role);
         return built;
       };
-      for (const architecture of unique(
-        targets.filter((t) => t.kind === 'nuitka').map((t) => t.architecture),
-      )) {
-        const key = projectKeys.nuitka(architecture);
-        addCached(classProjectKey(key, branchClass), 'nuitka', architecture, {
-          description: `Nuitka monitor binaries, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.nuitka})`,
+      /** One binary project per type and architecture, building every target of both. */
+      const addBinary = (kind: 'nuitka' | 'rust', architecture: Architecture, description: string) => {
+        const key = projectKeys[kind](architecture);
+        const built = addCached(classProjectKey(key, branchClass), kind, architecture, {
+          description: `${description}, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES[kind]})`,
           timeoutMinutes: timeouts.binaries,
           computeType: codebuild.ComputeType.LARGE,
-          environment: { ...binaryEnvironment, [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+          environment: {
+            ...binaryEnvironment,
+            ...projectVariables(targets.filter((t) => t.projectKey === key)),
+          },
           cache: s3Cache(key),
-        }).grantStaging(props.releaseBucket);
-      }
-      for (const architecture of unique(
-        targets.filter((t) => t.kind === 'rust').map((t) => t.architecture),
-      )) {
-        const key = projectKeys.rust(architecture);
-        addCached(classProjectKey(key, branchClass), 'rust', architecture, {
-          description: `Rust Lambda binaries, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.rust})`,
-          timeoutMinutes: timeouts.binaries,
-          computeType: codebuild.ComputeType.LARGE,
-          environment: { ...binaryEnvironment, [WATCHY_APP]: RUST_APP },
-          cache: s3Cache(key),
-        }).grantStaging(props.releaseBucket);
-      }
-      for (const service of props.catalog.containerServices) {
-        const repository = props.repositories.get(service.name);
-        if (!repository)
-          throw new Error(`BuildProjects: no ECR repository for container service ${service.name}`);
-        for (const architecture of service.architectures) {
-          const key = projectKeys.image(service.name, architecture);
-          // A local Docker layer cache: on the build host, of this project only.
-          add(classProjectKey(key, branchClass), 'image', architecture, {
-            description: `Container image of ${service.name}, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.image})`,
-            timeoutMinutes: timeouts.images,
-            computeType: codebuild.ComputeType.MEDIUM,
-            environment: {
-              [WATCHY_APP]: service.name,
-              [WATCHY_SOURCE_PATH]: service.sourcePath,
-              [WATCHY_IMAGE_BUILDER]: service.builder,
-              [WATCHY_ECR_REPOSITORY_URI]: repository.repositoryUri,
-            },
-            cache: { kind: 'local-docker' },
-            privileged: {
-              reason: `Builds the ${service.name} image with the Docker daemon of the build container (docker build / pack build), which needs privileged mode; the role can push only to the ${service.name} repository.`,
-            },
-          }).grantPush(repository);
+        });
+        built.grantStaging(props.releaseBucket);
+        publishingProjects.push({ project: built.project, branchClass });
+        if (branchClass === 'release') {
+          rebuildProjects.set(key, built.project);
+          bisectProjects.push(built.project);
         }
+      };
+      for (const architecture of architecturesOf(targets, 'nuitka')) {
+        addBinary('nuitka', architecture, 'Nuitka monitor binaries');
       }
-      addCached(classProjectKey(projectKeys.tests, branchClass), 'tests', 'x86_64', {
+      for (const architecture of architecturesOf(targets, 'rust')) {
+        addBinary('rust', architecture, 'Rust Lambda binaries');
+      }
+      for (const target of targets) {
+        if (target.kind !== 'image') continue;
+        const service = target.app;
+        const repository = props.repositories.get(service);
+        if (!repository) throw new Error(`BuildProjects: no ECR repository for container service ${service}`);
+        // A local Docker layer cache: on the build host, of this project only.
+        add(classProjectKey(target.projectKey, branchClass), 'image', target.architecture, {
+          description: `Container image of ${service}, ${target.architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.image})`,
+          timeoutMinutes: timeouts.images,
+          computeType: codebuild.ComputeType.MEDIUM,
+          environment: {
+            ...projectVariables([target]),
+            [WATCHY_ECR_REPOSITORY_URI]: repository.repositoryUri,
+          },
+          cache: { kind: 'local-docker' },
+          privileged: {
+            reason: `Builds the ${service} image with the Docker daemon of the build container (docker build / pack build), which needs privileged mode; the role can push only to the ${service} repository.`,
+          },
+        }).grantPush(repository);
+      }
+      const tests = addCached(classProjectKey(projectKeys.tests, branchClass), 'tests', 'x86_64', {
         description: `Type-check, lint and tests, ${label} (buildspecs/${BUILDSPEC_FILES.tests})`,
         timeoutMinutes: timeouts.tests,
         computeType: codebuild.ComputeType.MEDIUM,
-        environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+        environment: kindVariables('tests'),
         cache: s3Cache(projectKeys.tests),
       });
+      if (branchClass === 'release') bisectProjects.push(tests.project);
     }
     // Defence in depth beside the roles' own grants: the bucket itself refuses a write under
     // release/ from any principal but the release class's project roles.
@@ -294,7 +287,7 @@ export class BuildProjects extends Construct {
       description: `Type-check, lint and tests of pull requests (buildspecs/${BUILDSPEC_FILES.tests}); no cache`,
       timeoutMinutes: timeouts.tests,
       computeType: codebuild.ComputeType.MEDIUM,
-      environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+      environment: kindVariables('tests'),
       cache: { kind: 'none' },
     });
     if (props.catalog.containerServices.length > 0) {
@@ -302,7 +295,7 @@ export class BuildProjects extends Construct {
         description: `Waits for the ECR scan of a pushed image; fails on CRITICAL/HIGH (buildspecs/${BUILDSPEC_FILES.scan})`,
         timeoutMinutes: timeouts.scans,
         computeType: codebuild.ComputeType.SMALL,
-        environment: {},
+        environment: kindVariables('scan'),
         cache: { kind: 'none' },
       });
       scan.role.addToPrincipalPolicy(
@@ -318,11 +311,15 @@ export class BuildProjects extends Construct {
     this.buildProjects = projects;
     this.projects = new Map([...projects].map(([key, p]) => [key, p.project]));
     this.targets = targets;
+    this.rebuildProjects = rebuildProjects;
+    this.publishingProjects = publishingProjects;
+    this.bisectProjects = bisectProjects;
   }
 }
 
-function unique<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
+/** The architectures the targets of a kind are built on, in target order. */
+function architecturesOf(targets: readonly BuildTarget[], kind: BuildTarget['kind']): Architecture[] {
+  return [...new Set(targets.filter((t) => t.kind === kind).map((t) => t.architecture))];
 }
 
 /** `image-status-api-x86_64` -> `ImageStatusApiX8664` (construct ids). */

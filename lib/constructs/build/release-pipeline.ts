@@ -11,11 +11,11 @@ import { nagReference } from './build-project';
 import {
   DEFAULT_VERSION,
   WATCHY_APP,
-  WATCHY_ARCH,
   WATCHY_BRANCH,
   WATCHY_ECR_REPOSITORY_URI,
   WATCHY_IMAGE_DIGEST,
   WATCHY_VERSION,
+  startVariables,
 } from '@core/build-env';
 import type { PublishJobParameters } from '@core/release/publish/request';
 import { PIPELINE_SOURCE_ACTION } from '@core/release/publish/trusted-build';
@@ -139,8 +139,10 @@ export class ReleasePipeline extends Construct {
             runOrder: 1,
             variablesNamespace: buildActionName(target),
             environmentVariables: {
-              [WATCHY_APP]: { value: target.app },
-              [WATCHY_ARCH]: { value: target.architecture },
+              // Which target of its project this build is (a Nuitka project builds every app).
+              ...Object.fromEntries(
+                Object.entries(startVariables(target)).map(([name, value]) => [name, { value }]),
+              ),
               [WATCHY_VERSION]: { value: `#{${TEST_NAMESPACE}.${WATCHY_VERSION}}` },
               // Recorded by `watchy stage`; the publisher checks it against the run's own branch.
               [WATCHY_BRANCH]: { value: `#{${SOURCE_NAMESPACE}.BranchName}` },

@@ -13,6 +13,7 @@ import {
   WATCHY_IMAGE_BUILDER,
   WATCHY_MODE,
   WATCHY_RELEASE_BUCKET,
+  WATCHY_RUST_WORKSPACE,
   WATCHY_SOURCE_PATH,
   WATCHY_VERSION,
 } from '@core/build-env';
@@ -417,11 +418,38 @@ describe('Build stack', () => {
     });
     expect(env('nuitka-arm64')[WATCHY_RELEASE_BUCKET]).toBeDefined();
     expect(env('rust-arm64')[WATCHY_APP]).toBe('rust');
+    expect(env('rust-arm64')[WATCHY_RUST_WORKSPACE]).toBe('examples/rust-lambdas');
+    // A Nuitka project builds every app of its architecture: each build action names app and directory.
+    expect(env('nuitka-arm64')[WATCHY_APP]).toBeUndefined();
+    expect(env('nuitka-arm64')[WATCHY_SOURCE_PATH]).toBeUndefined();
     expect(env('image-webhook-relay-x86_64')).toMatchObject({
       [WATCHY_APP]: 'webhook-relay',
       [WATCHY_SOURCE_PATH]: 'examples/services/webhook-relay',
       [WATCHY_IMAGE_BUILDER]: 'buildpacks',
     });
+  });
+
+  test('the project groups are the projects made for them: rebuilds, publishing and bisect', () => {
+    const keyOf = new Map([...f.build.projects].map(([key, project]) => [project, key]));
+    expect([...f.build.rebuildProjects].map(([key, p]) => [key, keyOf.get(p)])).toEqual([
+      ['nuitka-x86_64', 'nuitka-x86_64'],
+      ['nuitka-arm64', 'nuitka-arm64'],
+      ['rust-arm64', 'rust-arm64'],
+    ]);
+    expect(f.build.publishingProjects.map((p) => [keyOf.get(p.project), p.branchClass])).toEqual([
+      ['nuitka-x86_64', 'release'],
+      ['nuitka-arm64', 'release'],
+      ['rust-arm64', 'release'],
+      ['integration-nuitka-x86_64', 'integration'],
+      ['integration-nuitka-arm64', 'integration'],
+      ['integration-rust-arm64', 'integration'],
+    ]);
+    expect(f.build.bisectProjects.map((p) => keyOf.get(p))).toEqual([
+      'nuitka-x86_64',
+      'nuitka-arm64',
+      'rust-arm64',
+      'tests',
+    ]);
   });
 
   test('build buckets are TLS-only, versioned, access-logged and block public access', () => {

@@ -13,6 +13,7 @@ import {
   WATCHY_BRANCH,
   WATCHY_ECR_REPOSITORY_URI,
   WATCHY_IMAGE_DIGEST,
+  WATCHY_SOURCE_PATH,
   WATCHY_VERSION,
   devVersion,
   resolveBuildVersion,
@@ -205,6 +206,8 @@ describe('release pipeline', () => {
       expect(envOf(action)).toEqual({
         [WATCHY_APP]: target.app,
         [WATCHY_ARCH]: target.architecture,
+        // A Nuitka project builds every app of its architecture: each build names its directory.
+        ...(target.kind === 'nuitka' ? { [WATCHY_SOURCE_PATH]: `examples/monitors/${target.app}` } : {}),
         [WATCHY_VERSION]: '#{TestVariables.WATCHY_VERSION}',
         // Recorded in the staged request; the publisher compares it with the run's own branch.
         [WATCHY_BRANCH]: '#{SourceVariables.BranchName}',
