@@ -14,7 +14,7 @@ import {
 } from '@core/artifacts';
 import { loadBuildspec, runBuildspec, type BuildResult } from '@core/buildspec';
 import { BUILD_MODES, WATCHY_VERSION } from '@core/build-env';
-import { PYTHON_VERSION } from '@core/versions';
+import { NUITKA_PYTHON_VERSION } from '@core/versions';
 import { loadConfig } from '@core/config';
 import { CliError, UsageError, parseCommandArgs } from '../cli-error';
 import type { Command } from '../command';
@@ -148,7 +148,7 @@ export const command: Command = {
             WATCHY_APP: app.name,
             WATCHY_ARCH: arch,
             WATCHY_SOURCE_PATH: app.sourcePath,
-            PYTHON_VERSION,
+            PYTHON_VERSION: NUITKA_PYTHON_VERSION,
           },
         });
       }

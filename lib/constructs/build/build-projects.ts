@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { Architecture } from '@core/artifacts';
 import {
   DEFAULT_VERSION,
-  PYTHON_VERSION as PYTHON_VERSION_VARIABLE,
+  PYTHON_VERSION,
   WATCHY_APP,
   WATCHY_ARCH,
   WATCHY_BASE_URL,
@@ -21,7 +21,7 @@ import {
   WATCHY_SOURCE_URL,
   WATCHY_VERSION,
 } from '@core/build-env';
-import { PYTHON_VERSION } from '@core/versions';
+import { NUITKA_PYTHON_VERSION } from '@core/versions';
 import type { WatchyConfig } from '@core/config';
 import { BuildProject, loadBuildSpec, type BuildCache, type LoadedBuildSpec } from './build-project';
 import type { BuildStorage } from './build-storage';
@@ -230,7 +230,7 @@ export class BuildProjects extends Construct {
           description: `Nuitka monitor binaries, ${architecture}, ${label} (buildspecs/${BUILDSPEC_FILES.nuitka})`,
           timeoutMinutes: timeouts.binaries,
           computeType: codebuild.ComputeType.LARGE,
-          environment: { ...binaryEnvironment, [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+          environment: { ...binaryEnvironment, [PYTHON_VERSION]: NUITKA_PYTHON_VERSION },
           cache: s3Cache(key),
         }).grantStaging(props.releaseBucket);
       }
@@ -274,7 +274,7 @@ export class BuildProjects extends Construct {
         description: `Type-check, lint and tests, ${label} (buildspecs/${BUILDSPEC_FILES.tests})`,
         timeoutMinutes: timeouts.tests,
         computeType: codebuild.ComputeType.MEDIUM,
-        environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+        environment: { [PYTHON_VERSION]: NUITKA_PYTHON_VERSION },
         cache: s3Cache(projectKeys.tests),
       });
     }
@@ -294,7 +294,7 @@ export class BuildProjects extends Construct {
       description: `Type-check, lint and tests of pull requests (buildspecs/${BUILDSPEC_FILES.tests}); no cache`,
       timeoutMinutes: timeouts.tests,
       computeType: codebuild.ComputeType.MEDIUM,
-      environment: { [PYTHON_VERSION_VARIABLE]: PYTHON_VERSION },
+      environment: { [PYTHON_VERSION]: NUITKA_PYTHON_VERSION },
       cache: { kind: 'none' },
     });
     if (props.catalog.containerServices.length > 0) {
