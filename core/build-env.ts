@@ -28,7 +28,7 @@ export const WATCHY_APP = 'WATCHY_APP';
 export const WATCHY_ARCH = 'WATCHY_ARCH';
 /** The release version (semver). `DEFAULT_VERSION` means "derive one from the commit" (see `devVersion`). */
 export const WATCHY_VERSION = 'WATCHY_VERSION';
-/** Python of the Nuitka builds (core/versions.ts PYTHON_VERSION). */
+/** Names the variable holding the Python of the Nuitka builds (value: core/versions.ts NUITKA_PYTHON_VERSION). */
 export const PYTHON_VERSION = 'PYTHON_VERSION';
 /** Image projects: the URI of the one ECR repository the project may push to. */
 export const WATCHY_ECR_REPOSITORY_URI = 'WATCHY_ECR_REPOSITORY_URI';
@@ -207,7 +207,7 @@ export function catalogTargets(catalog: WatchyConfig['catalog']): CatalogTarget[
 
 /** What every build of a kind gets, whatever it builds: the Python of the Nuitka builds and the tests. */
 export function kindVariables(kind: BuildKind): Record<string, string> {
-  return kind === 'nuitka' || kind === 'tests' ? { [PYTHON_VERSION]: versions.PYTHON_VERSION } : {};
+  return kind === 'nuitka' || kind === 'tests' ? { [PYTHON_VERSION]: versions.NUITKA_PYTHON_VERSION } : {};
 }
 
 /**

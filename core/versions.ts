@@ -6,8 +6,12 @@
 export const NODE_MAJOR_VERSION = 24;
 /** Oldest Node that runs the CLI and the tests (package.json engines). */
 export const MIN_TOOLING_NODE_MAJOR_VERSION = 20;
-/** Python used to run and compile the Nuitka monitors (Amazon Linux 2023 ships 3.11). */
-export const PYTHON_VERSION = '3.11';
+/**
+ * Python that runs and compiles the Nuitka monitors (Amazon Linux 2023 ships 3.11). The project
+ * venv (tools/setup.sh) and the test build run the same one, because they run the Nuitka builds.
+ * A build reads it from the variable build-env.ts PYTHON_VERSION names.
+ */
+export const NUITKA_PYTHON_VERSION = '3.11';
 /** The Lambda runtime environment the binaries target, as written into metadata. */
 export const RUNTIME_ENVIRONMENT = 'amazon-linux-2023';
 /** The metadata schema version this code writes. */

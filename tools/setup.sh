@@ -28,8 +28,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Python version is fixed in core/versions.ts (PYTHON_VERSION).
-want=$(sed -n "s/^export const PYTHON_VERSION = '\([0-9.]*\)';/\1/p" core/versions.ts)
+# The Python version is fixed in core/versions.ts (NUITKA_PYTHON_VERSION): the venv runs the Nuitka builds.
+want=$(sed -n "s/^export const NUITKA_PYTHON_VERSION = '\([0-9.]*\)';/\1/p" core/versions.ts)
 python=""
 for candidate in "python$want" python3; do
   if command -v "$candidate" >/dev/null && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$want'.split('.'))))"; then
@@ -37,7 +37,7 @@ for candidate in "python$want" python3; do
     break
   fi
 done
-[ -n "$python" ] || { echo "setup: Python $want is required (PYTHON_VERSION in core/versions.ts)" >&2; exit 1; }
+[ -n "$python" ] || { echo "setup: Python $want is required (NUITKA_PYTHON_VERSION in core/versions.ts)" >&2; exit 1; }
 
 # The locking tool itself, pinned (it runs only on --relock, in a throwaway venv).
 PIP_TOOLS_VERSION=7.6.2

@@ -88,7 +88,7 @@ export const command: Command = {
         },
       });
     } catch (error) {
-      if (error instanceof LoaderError) throw new UsageError(error.message);
+      if (error instanceof LoaderError && error.check === 'config') throw new UsageError(error.message);
       throw error;
     }
     let result: LoadResult;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { ARCHITECTURES, BINARY_TYPES, assertAppName, isArchitecture, type BinaryType } from '@core/artifacts';
 import { cargoBinaries } from '@core/packaging/cargo';
 import { DEFAULT_BASE_URL, packageBinary } from '@core/packaging';
-import { PYTHON_VERSION } from '@core/versions';
+import { PYTHON_VERSION } from '@core/build-env';
+import { NUITKA_PYTHON_VERSION } from '@core/versions';
 import { loadConfig } from '@core/config';
 import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
 import type { Command } from '../command';
@@ -23,7 +24,7 @@ nothing is written.
   --app             catalog app (nuitka) or [[bin]] of the catalog's Rust workspace (rust)
   --binary-type     default nuitka
   --base-url        BinaryDistributionUrl; default $WATCHY_BASE_URL, else ${DEFAULT_BASE_URL}
-  --python-version  nuitka only; default $PYTHON_VERSION, else ${PYTHON_VERSION}
+  --python-version  nuitka only; default $PYTHON_VERSION, else ${NUITKA_PYTHON_VERSION}
   --source-revision default $CODEBUILD_RESOLVED_SOURCE_VERSION, else git rev-parse HEAD
   --build-id        default $CODEBUILD_BUILD_ID, else local-<time>
   --config          JSON config file merged over the embedded default catalog
@@ -113,7 +114,7 @@ export const command: Command = {
       outDir: out,
       saasApp,
       baseUrl: values['base-url'] ?? (env['WATCHY_BASE_URL'] || DEFAULT_BASE_URL),
-      pythonVersion: values['python-version'] ?? (env['PYTHON_VERSION'] || PYTHON_VERSION),
+      pythonVersion: values['python-version'] ?? (env[PYTHON_VERSION] || NUITKA_PYTHON_VERSION),
       sourceRevision: values['source-revision'] ?? (env['CODEBUILD_RESOLVED_SOURCE_VERSION'] || gitHead()),
       buildId: values['build-id'] ?? (env['CODEBUILD_BUILD_ID'] || `local-${new Date().toISOString()}`),
     });

@@ -26,6 +26,10 @@ export type LoaderCheck =
   | 'executable'
   | 'write';
 
+/**
+ * `check` is the error's kind: callers map a failure by it (and by `retryable`), never by its text.
+ * `config` alone comes from the options (the constructor); every other check from a load.
+ */
 export class LoaderError extends Error {
   override readonly name = 'LoaderError';
 

@@ -4,7 +4,8 @@
  * executable (its ELF header and program headers, from the first 64 KiB kept from the stream) ->
  * atomic rename -> chmod 0755. The download is capped at `compressed_size` and the output at
  * `binary_size`, so endless bodies and gzip bombs stop at the cap. Nothing executable exists until
- * every check passed and the file is closed; on any failure the temp file is removed.
+ * every check passed and the file is closed; on any failure the temp file is removed. The checks
+ * themselves are pure (./checks.ts); this module does the I/O.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
@@ -13,8 +14,9 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { assertElfLoadable, ElfError, ELF_HEAD_BYTES, parseElfHeader, type ElfHeader } from '../elf';
+import { ELF_HEAD_BYTES } from '../elf';
 import type { WatchyMetadata } from '../metadata';
+import { checkExecutable, compressedCap, expectMatch } from './checks';
 import { LoaderError } from './errors';
 import { asLoaderError, expectStatus, type HttpClient } from './http';
 
@@ -33,11 +35,6 @@ const STAGE_BUFFER_BYTES = 1024 * 1024;
 
 export function binaryPath(destDir: string, sha256: string): string {
   return join(destDir, `${BINARY_PREFIX}${sha256}`);
-}
-
-/** Without `compressed_size` (seed-format metadata) the download is capped at deflate's worst case. */
-export function compressedCap(metadata: WatchyMetadata): number {
-  return metadata.compressed_size ?? metadata.binary_size + Math.ceil(metadata.binary_size / 1000) + 65_536;
 }
 
 /**
@@ -147,55 +144,11 @@ async function downloadOnce(client: HttpClient, metadata: WatchyMetadata, tempPa
   } finally {
     if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
   }
-  verify(url, 'compressed-size', metadata.compressed_size, compressed.bytes);
-  verify(url, 'compressed-sha256', metadata.compressed_sha256, compressed.hash.digest('hex'));
-  verify(url, 'binary-size', metadata.binary_size, raw.bytes);
-  verify(url, 'sha256', metadata.sha256, raw.hash.digest('hex'));
+  expectMatch(url, 'compressed-size', metadata.compressed_size, compressed.bytes);
+  expectMatch(url, 'compressed-sha256', metadata.compressed_sha256, compressed.hash.digest('hex'));
+  expectMatch(url, 'binary-size', metadata.binary_size, raw.bytes);
+  expectMatch(url, 'sha256', metadata.sha256, raw.hash.digest('hex'));
   checkExecutable(url, metadata, raw.head, raw.bytes);
-}
-
-/**
- * What the kernel will be asked to run: a `#!` script, or an ELF binary for the metadata's
- * architecture that the kernel could load (program headers and segments inside the file, a
- * PT_LOAD, the entry point in one: core/elf.ts assertElfLoadable). Anything else would fail
- * at exec with "Exec format error" or crash at once, so it is refused here, with the reason,
- * before it is ever made executable. `head` is the file's first ELF_HEAD_BYTES (or all of it),
- * kept from the download stream; `size` is the file's size.
- */
-export function checkExecutable(url: string, metadata: WatchyMetadata, head: Buffer, size: number): void {
-  if (head.subarray(0, 2).toString('latin1') === '#!') return;
-  let elf: ElfHeader;
-  try {
-    elf = parseElfHeader(head, 'binary');
-  } catch (error) {
-    if (error instanceof ElfError) {
-      throw new LoaderError('executable', url, `${error.message}, and not a #! script`);
-    }
-    throw error;
-  }
-  if (elf.architecture !== metadata.target_architecture) {
-    throw new LoaderError(
-      'executable',
-      url,
-      `binary is an ELF ${elf.bits}-bit ${elf.machineName} executable, metadata says ${metadata.target_architecture}`,
-    );
-  }
-  try {
-    assertElfLoadable(head, size, 'binary');
-  } catch (error) {
-    if (error instanceof ElfError) throw new LoaderError('executable', url, error.message);
-    throw error;
-  }
-}
-
-function verify(
-  url: string,
-  check: LoaderError['check'],
-  expected: string | number | undefined,
-  got: string | number,
-) {
-  if (expected === undefined || expected === got) return;
-  throw new LoaderError(check, url, `got ${got}, metadata says ${expected}`);
 }
 
 function classify(error: unknown, url: string): LoaderError {

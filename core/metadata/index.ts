@@ -43,8 +43,22 @@ export interface WatchyMetadata {
 /** Metadata documents larger than this are refused before parsing (hostile servers). */
 export const MAX_METADATA_BYTES = 64 * 1024;
 
+/**
+ * What was wrong with a metadata document: over MAX_METADATA_BYTES, not JSON, against the JSON
+ * Schema, or (signing only) not canonicalizable. Callers map failures by this, never by the text.
+ */
+export type MetadataErrorKind = 'size' | 'json' | 'schema' | 'canonical';
+
+/** One line, `invalid metadata: <detail>`. */
 export class MetadataError extends Error {
   override readonly name = 'MetadataError';
+  constructor(
+    readonly kind: MetadataErrorKind,
+    /** The message without its `invalid metadata: ` prefix. */
+    readonly detail: string,
+  ) {
+    super(`invalid metadata: ${detail}`);
+  }
 }
 
 /** Validates against the JSON Schema; returns the first problem as `field: message`, or undefined. */
@@ -63,7 +77,7 @@ export function metadataProblem(value: unknown): string | undefined {
 /** Returns the value typed as metadata, or throws MetadataError naming the failing field. */
 export function parseMetadata(value: unknown): WatchyMetadata {
   const problem = metadataProblem(value);
-  if (problem) throw new MetadataError(`invalid metadata: ${problem}`);
+  if (problem) throw new MetadataError('schema', problem);
   return value as WatchyMetadata;
 }
 
@@ -71,13 +85,13 @@ export function parseMetadata(value: unknown): WatchyMetadata {
 export function parseMetadataJson(text: string | Buffer): WatchyMetadata {
   const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
   if (size > MAX_METADATA_BYTES) {
-    throw new MetadataError(`invalid metadata: ${size} bytes is over the ${MAX_METADATA_BYTES}-byte limit`);
+    throw new MetadataError('size', `${size} bytes is over the ${MAX_METADATA_BYTES}-byte limit`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.toString());
   } catch (error) {
-    throw new MetadataError(`invalid metadata: not JSON (${(error as Error).message})`);
+    throw new MetadataError('json', `not JSON (${(error as Error).message})`);
   }
   return parseMetadata(parsed);
 }
@@ -88,7 +102,7 @@ export function parseMetadataJson(text: string | Buffer): WatchyMetadata {
 export function signingPayload(metadata: WatchyMetadata): Buffer {
   const { signature: _signature, ...unsigned } = metadata;
   const text = canonicalize(unsigned);
-  if (text === undefined) throw new MetadataError('invalid metadata: cannot canonicalize');
+  if (text === undefined) throw new MetadataError('canonical', 'cannot canonicalize');
   return Buffer.from(text, 'utf8');
 }
 

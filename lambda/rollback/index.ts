@@ -21,7 +21,7 @@ import {
   type OperatorResult,
   type RollbackHandlerDeps,
 } from '@core/release/rollback/operator';
-import { CodeBuildRebuilder } from '@core/release/rollback/rebuild';
+import { CodeBuildRebuilder, parseRebuildProjects } from '@core/release/rollback/rebuild';
 import type { RollbackResult } from '@core/release/rollback/rollback';
 import { S3ReleaseStore } from '@core/release/store/store';
 
@@ -32,9 +32,10 @@ const codebuild = new CodeBuildClient({});
 const kms = new KMSClient({});
 let handlerDeps: RollbackHandlerDeps | undefined;
 
-function depsFromEnvironment(env: NodeJS.ProcessEnv): RollbackHandlerDeps {
+/** The handler's dependencies from its environment; throws one line naming a missing or malformed variable. */
+export function depsFromEnvironment(env: NodeJS.ProcessEnv): RollbackHandlerDeps {
   const publishFunction = requiredEnv(env, RELEASE_ENV.publishFunction);
-  const projects = JSON.parse(env[RELEASE_ENV.rebuildProjects] ?? '{}') as Record<string, string>;
+  const projects = parseRebuildProjects(env[RELEASE_ENV.rebuildProjects] ?? '{}');
   const keyArn = env[RELEASE_ENV.signingKeyArn];
   let publicKey: Promise<KeyObject> | undefined;
   return {

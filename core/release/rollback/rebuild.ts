@@ -5,8 +5,11 @@
  * and a new build's bytes would not match them.
  */
 import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { z } from 'zod';
 import { WATCHY_APP, WATCHY_BRANCH, WATCHY_MODE, WATCHY_VERSION } from '../../build-env';
-import type { ArtifactRef } from '../../artifacts';
+import { ARCHITECTURES, BINARY_TYPES, type ArtifactRef } from '../../artifacts';
+import { describeZodIssue } from '../../zod-issue';
+import { RELEASE_ENV } from '../environment';
 import { ReleaseError } from '../errors';
 
 export interface RebuildRequest {
@@ -25,6 +28,39 @@ export interface StartedRebuild {
 /** `nuitka-x86_64` etc. (the build stack's project keys): which project builds an artifact of that type and architecture. */
 export function rebuildProjectKey(ref: Pick<ArtifactRef, 'binaryType' | 'architecture'>): string {
   return `${ref.binaryType}-${ref.architecture}`;
+}
+
+/**
+ * WATCHY_REBUILD_PROJECTS (RELEASE_ENV.rebuildProjects): `rebuildProjectKey` -> CodeBuild project
+ * name, for the keys that have a project (a deployment may build only some types or architectures).
+ */
+export const RebuildProjectsSchema = z.strictObject(
+  Object.fromEntries(
+    BINARY_TYPES.flatMap((binaryType) =>
+      ARCHITECTURES.map((architecture) => [
+        rebuildProjectKey({ binaryType, architecture }),
+        z.string().min(1).optional(),
+      ]),
+    ),
+  ),
+);
+
+/** Parses the JSON of WATCHY_REBUILD_PROJECTS; throws one line naming the variable and the problem. */
+export function parseRebuildProjects(
+  text: string,
+  name: string = RELEASE_ENV.rebuildProjects,
+): Readonly<Record<string, string>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${name} is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  const result = RebuildProjectsSchema.safeParse(value);
+  if (!result.success) throw new Error(`${name}: ${describeZodIssue(result.error.issues[0], value)}`);
+  const projects: Record<string, string> = {};
+  for (const [key, project] of Object.entries(result.data)) if (project) projects[key] = project;
+  return projects;
 }
 
 export function rebuildVersion(version: string, at: Date): string {

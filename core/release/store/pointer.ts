@@ -12,7 +12,12 @@
  * So metadata_version only grows, concurrent writers never overwrite each other, and once every
  * writer has finished the pointer shows the history's last entry.
  */
-import { parseMetadataJson, serializeMetadata, type WatchyMetadata } from '../../metadata';
+import {
+  MAX_METADATA_BYTES,
+  parseMetadataJson,
+  serializeMetadata,
+  type WatchyMetadata,
+} from '../../metadata';
 import { signMetadata } from '../../signing';
 import { pointerKeys, type ArtifactRef } from '../../artifacts';
 import type { ReleaseDeps } from '../deps';
@@ -35,6 +40,15 @@ export const POINTER_CACHE_CONTROL = 'public, max-age=60';
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 /** User metadata on the latest `.gz`: the metadata_version it belongs to. */
 export const GZ_VERSION_METADATA = 'metadata-version';
+/**
+ * How much of a latest pointer is read: more than MAX_METADATA_BYTES on purpose. A pointer over the
+ * metadata limit (altered in the bucket by hand, or by anything but a move) still reads, fails
+ * parseMetadataJson and counts as unreadable (metadata_version 0, its ETag known), so the next move
+ * replaces it by compare-and-swap instead of every move failing on its size. Four times the limit
+ * is room for any such pointer while still bounding what a hostile object costs a Lambda's memory;
+ * a larger one fails the move (`verification`) for someone to look at.
+ */
+export const POINTER_READ_MAX_BYTES = 4 * MAX_METADATA_BYTES;
 
 export interface PointerState {
   /** Parsed latest metadata; undefined when absent or unreadable. */
@@ -92,7 +106,7 @@ export type MoveOutcome =
     };
 
 export async function readPointer(store: ReleaseStore, ref: ArtifactRef): Promise<PointerState> {
-  const object = await store.get(pointerKeys(ref).latestMetadata, 64 * 1024 * 4);
+  const object = await store.get(pointerKeys(ref).latestMetadata, POINTER_READ_MAX_BYTES);
   if (!object) return { metadataVersion: 0 };
   try {
     const metadata = parseMetadataJson(object.body);

@@ -6,12 +6,14 @@
  */
 import { BatchGetBuildsCommand, CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { RELEASE_ENV } from '@core/release/environment';
 import { handleOperatorRequest, type RollbackHandlerDeps } from '@core/release/rollback/operator';
 import { publish } from '@core/release/publish/publish';
 import { CodeBuildRebuilder } from '@core/release/rollback/rebuild';
 import { runPointerOperation } from '@core/release/rollback/rollback';
 import { startMoto, type MotoServer } from '../../support/moto-server';
 import { packageAndStage, releaseWorld, SETTINGS, type ReleaseWorld } from '../../core/release/fixtures';
+import { depsFromEnvironment } from '../../../lambda/rollback/index';
 
 let moto: MotoServer;
 let world: ReleaseWorld;
@@ -118,6 +120,15 @@ describe('rollback handler', () => {
     );
   });
 
+  test('a payload that is not a request object is refused with one line, nothing written', async () => {
+    const before = await world.store.head('state/history/slack-monitor.json');
+    await expect(handleOperatorRequest(deps, 'emergency-rollback slack')).rejects.toThrow(
+      /^invalid request: \(root\): [^\n]*$/,
+    );
+    await expect(handleOperatorRequest(deps, [{ action: 'list' }])).rejects.toThrow(/^invalid request: /);
+    expect((await world.store.head('state/history/slack-monitor.json'))?.etag).toBe(before?.etag);
+  });
+
   test('emergency rollback whose good artifact is gone starts a CodeBuild rebuild of its commit', async () => {
     await world.s3.send(
       new DeleteObjectCommand({
@@ -179,5 +190,39 @@ describe('rollback handler', () => {
       entries: [{ version: '7.1.0', action: 'publish', metadataVersion: 2 }],
       bad: {},
     });
+  });
+});
+
+describe('rollback handler environment', () => {
+  const env = {
+    [RELEASE_ENV.bucket]: 'releases',
+    [RELEASE_ENV.publishFunction]: 'watchy-publish',
+  };
+
+  test('well-formed rebuild projects are accepted; a type and architecture without a project is not rebuilt', async () => {
+    const fromEnv = depsFromEnvironment({
+      ...env,
+      [RELEASE_ENV.rebuildProjects]: '{"nuitka-x86_64":"watchy-nuitka-x86_64"}',
+    });
+    await expect(
+      fromEnv.rebuilder.start({
+        ref: { app: 'rust', binaryType: 'rust', architecture: 'arm64' },
+        version: '1.0.0',
+        sourceRevision: '1'.repeat(12),
+      }),
+    ).rejects.toThrow('no build project for rust-arm64 to rebuild 1.0.0 with');
+  });
+
+  test.each([
+    ['not JSON', '{"nuitka-x86_64": ', /^WATCHY_REBUILD_PROJECTS is not JSON: "\{\\"nuitka-x86_64\\": "$/],
+    ['not an object', '["watchy-nuitka-x86_64"]', /^WATCHY_REBUILD_PROJECTS: \(root\): .*expected object/],
+    [
+      'a key that is no rebuild project key',
+      '{"nuitka-mips":"p"}',
+      /^WATCHY_REBUILD_PROJECTS: nuitka-mips: unknown field$/,
+    ],
+    ['a project name that is not a string', '{"rust-arm64":7}', /^WATCHY_REBUILD_PROJECTS: rust-arm64: /],
+  ])('a malformed WATCHY_REBUILD_PROJECTS (%s) is refused with one line naming it', (_, value, message) => {
+    expect(() => depsFromEnvironment({ ...env, [RELEASE_ENV.rebuildProjects]: value })).toThrow(message);
   });
 });

@@ -19,7 +19,7 @@ import {
   resolveBuildVersion,
 } from '@core/build-env';
 import { pipelineNames } from '@core/release/environment';
-import { MIN_TOOLING_NODE_MAJOR_VERSION, PYTHON_VERSION } from '@core/versions';
+import { MIN_TOOLING_NODE_MAJOR_VERSION, NUITKA_PYTHON_VERSION } from '@core/versions';
 import { BRANCH_CLASSES, classProjectKey, projectKeys } from '../../../lib/constructs/build/build-projects';
 import { buildActionName } from '../../../lib/constructs/build/release-pipeline';
 import {
@@ -421,7 +421,7 @@ describe('release version (buildspecs/test.yml, run once per pipeline run)', () 
     const spec = parse(readFileSync(join(__dirname, '..', '..', '..', 'buildspecs', 'test.yml'), 'utf8'));
     expect(spec.phases.install['runtime-versions']).toEqual({
       nodejs: MIN_TOOLING_NODE_MAJOR_VERSION,
-      python: Number(PYTHON_VERSION),
+      python: Number(NUITKA_PYTHON_VERSION),
     });
   });
 
