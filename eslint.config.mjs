@@ -25,6 +25,7 @@ const LIB_CORE_IMPORTS = [
   'core/release/history/history',
   'core/release/publish/request',
   'core/release/publish/trusted-build',
+  'core/trigger-paths',
   'core/versions',
   'core/zod-issue',
 ];
