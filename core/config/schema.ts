@@ -189,6 +189,81 @@ export const ConsumersSchema = z.strictObject({
   allowUnsigned: z.boolean().default(false),
 });
 
+/** Where webhook pushes come from. */
+export const WEBHOOK_PROVIDERS = ['github', 'gitlab'] as const;
+export type WebhookProvider = (typeof WEBHOOK_PROVIDERS)[number];
+
+const httpsCloneUrl = z.string().regex(/^https:\/\/[A-Za-z0-9.-]+(?::\d+)?\/[A-Za-z0-9_.\/-]+\.git$/, {
+  message: 'expected an https clone URL ending in .git',
+});
+
+const webhookRepository = (repository: z.ZodString) =>
+  z.strictObject({
+    repository,
+    /**
+     * Name of the Secrets Manager secret whose SecretString is the webhook secret (GitHub: the
+     * HMAC key of `X-Hub-Signature-256`; GitLab: the `X-Gitlab-Token` value). Created outside this
+     * app: the same value is entered in the provider's webhook settings.
+     */
+    secretName: z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, {
+      message: 'expected a Secrets Manager secret name (letters, digits and /_+=.@-)',
+    }),
+    /** Pushes to this branch may start release builds. @default source.releaseBranch */
+    branch: z
+      .string()
+      .regex(/^[A-Za-z0-9._\/-]{1,255}$/, { message: 'expected a branch name' })
+      .optional(),
+    /**
+     * HTTPS clone URL the release builds check out (never taken from a payload).
+     * @default https://github.com/{repository}.git or https://gitlab.com/{repository}.git
+     */
+    cloneUrl: httpsCloneUrl.optional(),
+  });
+
+/**
+ * Repositories whose GitHub or GitLab webhooks `/api/webhooks/{provider}` accepts (any other is
+ * 404). A push records its commits; a push to a repository that is not the CodeConnections
+ * `source` starts release builds of its commit when it touches the catalog's trigger paths
+ * (docs/decisions/012-webhooks.md). Absent: no webhook source.
+ */
+export const WebhooksSchema = z
+  .strictObject({
+    /** GitHub repositories, as `owner/name` (`repository.full_name`). @default [] */
+    github: z
+      .array(
+        webhookRepository(
+          z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'expected owner/name' }),
+        ),
+      )
+      .default([]),
+    /** GitLab projects, as `group/[subgroup/]name` (`project.path_with_namespace`). @default [] */
+    gitlab: z
+      .array(
+        webhookRepository(
+          z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+){1,20}$/, {
+            message: 'expected group/[subgroup/]name',
+          }),
+        ),
+      )
+      .default([]),
+  })
+  .superRefine((webhooks, ctx) => {
+    for (const provider of WEBHOOK_PROVIDERS) {
+      const seen = new Set<string>();
+      webhooks[provider].forEach((entry, i) => {
+        const key = entry.repository.toLowerCase();
+        if (seen.has(key)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [provider, i, 'repository'],
+            message: 'expected each repository once',
+          });
+        }
+        seen.add(key);
+      });
+    }
+  });
+
 export const WatchyConfigSchema = z
   .strictObject({
     /** Prefix of stack names and resource names. @default 'Watchy' */
@@ -210,8 +285,26 @@ export const WatchyConfigSchema = z
     build: BuildSchema.prefault({}),
     releaseControl: ReleaseControlSchema.prefault({}),
     consumers: ConsumersSchema.prefault({}),
+    /** Webhook sources of `/api/webhooks/{github,gitlab}`. @default none */
+    webhooks: WebhooksSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    for (const provider of WEBHOOK_PROVIDERS) {
+      (config.webhooks?.[provider] ?? []).forEach((entry, i) => {
+        const branch = entry.branch;
+        if (
+          branch !== undefined &&
+          branch !== config.source.releaseBranch &&
+          branch !== config.source.integrationBranch
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['webhooks', provider, i, 'branch'],
+            message: `expected the release branch (${config.source.releaseBranch}) or the integration branch (${config.source.integrationBranch}): their builds run on their own projects`,
+          });
+        }
+      });
+    }
     const { domainName, certificateArn } = config.distribution;
     if (Boolean(domainName) !== Boolean(certificateArn)) {
       ctx.addIssue({
@@ -227,6 +320,7 @@ export type WatchyConfigInput = z.input<typeof WatchyConfigSchema>;
 export type NuitkaApp = z.output<typeof NuitkaAppSchema>;
 export type ContainerService = z.output<typeof ContainerServiceSchema>;
 export type RustWorkspace = z.output<typeof RustWorkspaceSchema>;
+export type WebhooksConfig = z.output<typeof WebhooksSchema>;
 
 function unique<T>(key: (item: T) => string) {
   return (items: T[]) => new Set(items.map(key)).size === items.length;

@@ -14,7 +14,7 @@
  *   commit           pk COMMIT#{repository}        sk {sha}
  *   webhook delivery pk DELIVERY#{provider}        sk {deliveryId}            (expires: TTL)
  *   downloads        pk DOWNLOADS#{service}        sk {version}#{day}         count: N
- *   counted log file pk LOGFILE#{object key}       sk COUNTED
+ *   counted log file pk LOGFILE#{object key}       sk COUNTED   (COUNTED#{i}/{n}: chunk i of n)
  *
  * `at`, `startedAt` and `day` are ISO-8601 UTC (`2026-12-03T17:52:20.000Z`, `2026-12-03`), so the
  * sort keys order by time; `buildId` is CodeBuild's `project:uuid`.

@@ -32,6 +32,8 @@ export class DistributionStack extends Stack {
 
     this.accessLogBucket = new AccessLogBucket(this, 'AccessLogs', {
       retentionDays: config.accessLogRetentionDays,
+      // The download counter (Operations stack) counts the CloudFront logs from their events.
+      eventBridgeEnabled: true,
     }).bucket;
     // The writers are ReleaseControl roles with these fixed names (that stack deploys after this one).
     const writers = releaseWriterRoleNames(props.stackPrefix, this.region);

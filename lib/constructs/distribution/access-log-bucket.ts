@@ -8,6 +8,12 @@ export interface AccessLogBucketProps {
   readonly retentionDays: number;
   /** What happens to the bucket when it leaves the stack. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Send the bucket's object events to EventBridge (the download counter's rule, in a later stack,
+   * matches the CloudFront logs' Object Created events; the bucket depends on nothing of it).
+   * @default false
+   */
+  readonly eventBridgeEnabled?: boolean;
 }
 
 /** Key prefix of S3 server access logs in the log bucket (one folder per logged bucket below it). */
@@ -43,6 +49,14 @@ export class AccessLogBucket extends Construct {
         },
       ],
     });
+    if (props.eventBridgeEnabled) {
+      // On the CloudFormation resource itself: CDK's eventBridgeEnabled adds a custom-resource
+      // Lambda (with a wildcard S3 policy) to manage bucket notifications that CloudFormation
+      // manages natively.
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
+    }
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason: 'This is the access-log destination itself; logging its own access into itself would loop.',

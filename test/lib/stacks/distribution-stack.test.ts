@@ -238,6 +238,17 @@ describe('release bucket', () => {
       expect.objectContaining({ ExpirationInDays: 730 }),
     );
   });
+
+  test('the log bucket sends its object events to EventBridge (the download counter), natively, and only the log bucket does', () => {
+    expect(logBucket()[1].Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
+    const notifying = resourcesOf('AWS::S3::Bucket').filter(
+      ([, r]) => r.Properties.NotificationConfiguration,
+    );
+    expect(notifying.map(([id]) => id)).toEqual([logBucket()[0]]);
+    expect(resourcesOf('Custom::S3BucketNotifications')).toEqual([]);
+  });
 });
 
 describe('release bucket policy: who may change what (docs/decisions/010-release-bucket-policy.md)', () => {
