@@ -224,7 +224,7 @@ const webhookRepository = (repository: z.ZodString) =>
  * Repositories whose GitHub or GitLab webhooks `/api/webhooks/{provider}` accepts (any other is
  * 404). A push records its commits; a push to a repository that is not the CodeConnections
  * `source` starts release builds of its commit when it touches the catalog's trigger paths
- * (docs/decisions/012-webhooks.md). Absent: no webhook source.
+ * (docs/decisions/013-webhooks.md). Absent: no webhook source.
  */
 export const WebhooksSchema = z
   .strictObject({

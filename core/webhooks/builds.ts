@@ -2,7 +2,7 @@
  * Starting the release builds of a pushed commit of a repository that is not connected through
  * CodeConnections: CodeBuild StartBuild of each release project of the branch class, at the
  * commit (`sourceVersion`), from the configured clone URL (never one from the payload), in release
- * mode, with the version every build of the push shares (docs/decisions/012-webhooks.md).
+ * mode, with the version every build of the push shares (docs/decisions/013-webhooks.md).
  */
 import { createHash } from 'node:crypto';
 import {

@@ -1,7 +1,7 @@
 /**
  * The webhooks contract: what `/api/webhooks/github` and `/api/webhooks/gitlab` know about their
  * sources, as the infra hands it to the API function (JSON in `WATCHY_WEBHOOKS`, built at synth by
- * `webhookSettings` from the config). Decisions: docs/decisions/012-webhooks.md.
+ * `webhookSettings` from the config). Decisions: docs/decisions/013-webhooks.md.
  */
 import { z } from 'zod';
 import { ARCHITECTURES } from '../artifacts';

@@ -27,7 +27,7 @@ export interface WebhookSourcesProps {
 
 /**
  * What `/api/webhooks/{github,gitlab}` need from the infra, for the function that serves them
- * (`bind`): the webhook settings in `WATCHY_WEBHOOKS` (docs/decisions/012-webhooks.md), and a role
+ * (`bind`): the webhook settings in `WATCHY_WEBHOOKS` (docs/decisions/013-webhooks.md), and a role
  * that may read exactly the configured webhook secrets, write only delivery and commit items, and
  * start only the release projects a webhook source builds. No statement at all without sources.
  */
