@@ -29,7 +29,8 @@ import {
 } from '@core/bisect/status';
 import { invokeReleaseFunction } from '@core/release/rollback/invoke';
 import { publishMessage } from '@core/notifications/publish';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy bisect <project> --good SHA --bad SHA [--app NAME] [--arch ARCH] [--retries N]

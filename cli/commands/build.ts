@@ -16,7 +16,8 @@ import { loadBuildspec, runBuildspec, type BuildResult } from '@core/buildspec';
 import { BUILD_MODES, WATCHY_VERSION } from '@core/build-env';
 import { PYTHON_VERSION } from '@core/versions';
 import { loadConfig } from '@core/config';
-import { CliError, UsageError, parseCommandArgs } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 
 const KINDS = { nuitka: 'nuitka.yml', rust: 'rust-lambda.yml' } as const;

@@ -4,7 +4,8 @@
  */
 import { CodeBuildClient, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { CodePipelineClient, StopPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
-import { CliError, UsageError, parseCommandArgs } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy cancel BUILD-ID [--endpoint-url URL] [--region REGION]

@@ -1,5 +1,6 @@
 /** `watchy emergency-rollback <app>`: back to the previous good release in the history, now. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import {
   architectureOption,

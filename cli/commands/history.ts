@@ -1,5 +1,6 @@
 /** `watchy history <app>`: promotions and rollbacks of one latest pointer, newest first. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import {
   architectureOption,

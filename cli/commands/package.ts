@@ -8,7 +8,8 @@ import { cargoBinaries } from '@core/packaging/cargo';
 import { DEFAULT_BASE_URL, packageBinary } from '@core/packaging';
 import { PYTHON_VERSION } from '@core/versions';
 import { loadConfig } from '@core/config';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy package --app NAME --version SEMVER --arch x86_64|arm64 --binary FILE --out DIR

@@ -25,7 +25,7 @@ import type { OperatorRequestInput } from '@core/release/rollback/operations';
 import type { PointerStatus } from '@core/release/history/queries';
 import { artifactName, type ArtifactRef } from '@core/artifacts';
 import { loadConfig } from '@core/config';
-import { CliError, UsageError } from '../cli-error';
+import { CliError, UsageError } from '../errors';
 
 export const CONNECTION_OPTIONS = {
   'endpoint-url': { type: 'string' },

@@ -1,5 +1,6 @@
 /** `watchy rollback <app> <version>`: point the latest pointer at an earlier, verified release. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import {
   architectureOption,

@@ -4,7 +4,8 @@
  */
 import { ListSubscriptionsByTopicCommand, SNSClient, type Subscription } from '@aws-sdk/client-sns';
 import { publishMessage } from '@core/notifications/publish';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 export const CHANNELS = ['sns', 'email'] as const;

@@ -1,22 +1,9 @@
+/**
+ * Argument parsing shared by the `watchy` subcommands: strict `util.parseArgs` with its errors as
+ * UsageError, required options, and the options several commands take, each defined and checked once.
+ */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-/** A failure the CLI reports as one line (`watchy <command>: <message>`) and exit code `exitCode`. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-/** A usage problem: exit code 2. */
-export class UsageError extends CliError {
-  constructor(message: string) {
-    super(message, 2);
-  }
-}
+import { UsageError } from './errors';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
