@@ -5,7 +5,7 @@
 import { CodeBuildClient, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { CodePipelineClient, StopPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { CliError, UsageError } from '../errors';
-import { parseCommandArgs } from '../args';
+import { ENDPOINT_OPTIONS, parseCommandArgs } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy cancel BUILD-ID [--endpoint-url URL] [--region REGION]
@@ -39,8 +39,7 @@ export const command: Command = {
         pipeline: { type: 'string' },
         abandon: { type: 'boolean' },
         reason: { type: 'string' },
-        'endpoint-url': { type: 'string' },
-        region: { type: 'string' },
+        ...ENDPOINT_OPTIONS,
       },
       true,
     );

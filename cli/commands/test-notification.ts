@@ -5,7 +5,7 @@
 import { ListSubscriptionsByTopicCommand, SNSClient, type Subscription } from '@aws-sdk/client-sns';
 import { publishMessage } from '@core/notifications/publish';
 import { CliError, UsageError } from '../errors';
-import { parseCommandArgs, required } from '../args';
+import { ENDPOINT_OPTIONS, parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 export const CHANNELS = ['sns', 'email'] as const;
@@ -37,8 +37,7 @@ export const command: Command = {
       message: { type: 'string' },
       subject: { type: 'string' },
       'topic-arn': { type: 'string' },
-      'endpoint-url': { type: 'string' },
-      region: { type: 'string' },
+      ...ENDPOINT_OPTIONS,
     });
     const channel = required(values.channel, 'channel');
     if (!(CHANNELS as readonly string[]).includes(channel)) {

@@ -199,6 +199,11 @@ describe('watchy bisect (moto over HTTP, git repository on disk)', () => {
       'watchy bisect: --retries must be 0-5, got "9"\n',
     ],
     [
+      'an --arch that is no architecture',
+      ['--good', 'e'.repeat(40), '--bad', 'f'.repeat(40), '--arch', 'mips'],
+      'watchy bisect: --arch must be one of x86_64, arm64, got "mips"\n',
+    ],
+    [
       'an unknown option',
       ['--force'],
       "watchy bisect: Unknown option '--force'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--force\"\n",
