@@ -4,6 +4,7 @@
  */
 import { CodeBuildClient, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { CodePipelineClient, StopPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
+import { errorLine } from '@core/one-line';
 import { CliError, UsageError } from '../errors';
 import { ENDPOINT_OPTIONS, parseCommandArgs } from '../args';
 import type { Command } from '../command';
@@ -72,7 +73,7 @@ export const command: Command = {
           }),
         );
       } catch (error) {
-        throw new CliError(`cannot stop ${values.pipeline} execution ${target}: ${oneLine(error)}`);
+        throw new CliError(`cannot stop ${values.pipeline} execution ${target}: ${errorLine(error)}`);
       } finally {
         client.destroy();
       }
@@ -98,13 +99,9 @@ export const command: Command = {
       );
       return 0;
     } catch (error) {
-      throw new CliError(`cannot stop build ${id}: ${oneLine(error)}`);
+      throw new CliError(`cannot stop build ${id}: ${errorLine(error)}`);
     } finally {
       client.destroy();
     }
   },
 };
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'error';
-}

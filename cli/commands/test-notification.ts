@@ -4,6 +4,7 @@
  */
 import { ListSubscriptionsByTopicCommand, SNSClient, type Subscription } from '@aws-sdk/client-sns';
 import { publishMessage } from '@core/notifications/publish';
+import { errorLine } from '@core/one-line';
 import { CliError, UsageError } from '../errors';
 import { ENDPOINT_OPTIONS, parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
@@ -69,7 +70,7 @@ export const command: Command = {
       return 0;
     } catch (error) {
       if (error instanceof CliError) throw error;
-      throw new CliError(`cannot publish to ${topicArn}: ${(error as Error).message.split('\n')[0]}`);
+      throw new CliError(`cannot publish to ${topicArn}: ${errorLine(error)}`);
     } finally {
       sns.destroy();
     }
