@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError } from '../cli/cli-error';
+import { CliError } from '../cli/errors';
 import type { Command } from '../cli/command';
 
 // The AWS SDK prints a multi-line notice on Node < 22; the CLI supports Node 20 (package.json engines)

@@ -29,7 +29,8 @@ import {
 } from '@core/bisect/status';
 import { invokeReleaseFunction } from '@core/release/rollback/invoke';
 import { publishMessage } from '@core/notifications/publish';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { ARCH_OPTION, architectureOption, ENDPOINT_OPTIONS, parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy bisect <project> --good SHA --bad SHA [--app NAME] [--arch ARCH] [--retries N]
@@ -67,18 +68,17 @@ const options = {
   good: { type: 'string' },
   bad: { type: 'string' },
   app: { type: 'string' },
-  arch: { type: 'string' },
+  ...ARCH_OPTION,
   retries: { type: 'string' },
   repo: { type: 'string' },
   json: { type: 'boolean' },
   session: { type: 'string' },
-  'endpoint-url': { type: 'string' },
+  ...ENDPOINT_OPTIONS,
   bucket: { type: 'string' },
   'list-project': { type: 'string' },
   'topic-arn': { type: 'string' },
   'function-name': { type: 'string' },
   'stack-prefix': { type: 'string' },
-  region: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -128,7 +128,7 @@ async function start(values: Values, project: string): Promise<number> {
   }
   const environment: Record<string, string> = {
     ...(values.app && { [APP_VARIABLE]: values.app }),
-    ...(values.arch && { [ARCH_VARIABLE]: values.arch }),
+    ...(values.arch && { [ARCH_VARIABLE]: architectureOption(values.arch) }),
   };
   const initiator = process.env['USER'] ? `watchy-cli:${process.env['USER']}` : 'watchy-cli';
   let summary: SessionSummary;

@@ -9,13 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { arch as hostArch } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  ARCHITECTURES,
-  assertAppName,
-  assertVersion,
-  isArchitecture,
-  type Architecture,
-} from '@core/artifacts';
+import { assertAppName, assertVersion, type Architecture } from '@core/artifacts';
 import { loadBuildspec, runBuildspec, type Buildspec, type BuildResult } from '@core/buildspec';
 import {
   BUILD_MODES,
@@ -32,7 +26,8 @@ import {
   type CatalogTarget,
 } from '@core/build-env';
 import { loadConfig, type WatchyConfig } from '@core/config';
-import { CliError, UsageError, parseCommandArgs } from '../cli-error';
+import { ARCH_OPTION, architectureOption, parseCommandArgs } from '../args';
+import { CliError, UsageError } from '../errors';
 import type { Command } from '../command';
 
 /** The kinds of build `watchy build` runs. */
@@ -116,7 +111,7 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv = proce
     args,
     {
       app: { type: 'string' },
-      arch: { type: 'string' },
+      ...ARCH_OPTION,
       version: { type: 'string' },
       mode: { type: 'string', default: 'release' },
       clean: { type: 'boolean', default: false },
@@ -133,11 +128,7 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv = proce
     throw new UsageError(`expected the kind of build, nuitka or rust, got ${JSON.stringify(kind ?? '')}`);
   }
   if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-  if (values.arch !== undefined && !isArchitecture(values.arch)) {
-    throw new UsageError(
-      `--arch must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(values.arch)}`,
-    );
-  }
+  const architecture = architectureOption(values.arch);
   if (!(BUILD_MODES as readonly string[]).includes(values.mode)) {
     throw new UsageError(
       `--mode must be one of ${BUILD_MODES.join(', ')}, got ${JSON.stringify(values.mode)}`,
@@ -160,7 +151,7 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv = proce
   return {
     kind: kind as LocalKind,
     ...(values.app !== undefined ? { app: values.app } : {}),
-    ...(values.arch !== undefined ? { architecture: values.arch as Architecture } : {}),
+    ...(architecture !== undefined ? { architecture } : {}),
     ...(version ? { version } : {}),
     mode: values.mode as BuildMode,
     clean: values.clean,

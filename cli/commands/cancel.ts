@@ -4,7 +4,9 @@
  */
 import { CodeBuildClient, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { CodePipelineClient, StopPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
-import { CliError, UsageError, parseCommandArgs } from '../cli-error';
+import { errorLine } from '@core/one-line';
+import { CliError, UsageError } from '../errors';
+import { ENDPOINT_OPTIONS, parseCommandArgs } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy cancel BUILD-ID [--endpoint-url URL] [--region REGION]
@@ -38,8 +40,7 @@ export const command: Command = {
         pipeline: { type: 'string' },
         abandon: { type: 'boolean' },
         reason: { type: 'string' },
-        'endpoint-url': { type: 'string' },
-        region: { type: 'string' },
+        ...ENDPOINT_OPTIONS,
       },
       true,
     );
@@ -72,7 +73,7 @@ export const command: Command = {
           }),
         );
       } catch (error) {
-        throw new CliError(`cannot stop ${values.pipeline} execution ${target}: ${oneLine(error)}`);
+        throw new CliError(`cannot stop ${values.pipeline} execution ${target}: ${errorLine(error)}`);
       } finally {
         client.destroy();
       }
@@ -98,13 +99,9 @@ export const command: Command = {
       );
       return 0;
     } catch (error) {
-      throw new CliError(`cannot stop build ${id}: ${oneLine(error)}`);
+      throw new CliError(`cannot stop build ${id}: ${errorLine(error)}`);
     } finally {
       client.destroy();
     }
   },
 };
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'error';
-}

@@ -1,14 +1,8 @@
 /** `watchy emergency-rollback <app>`: back to the previous good release in the history, now. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { artifactOptions, parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import {
-  architectureOption,
-  binaryTypeOption,
-  CONNECTION_USAGE,
-  operate,
-  printRollback,
-  rollbackFrom,
-} from './release-shared';
+import { CONNECTION_USAGE, operate, printRollback, rollbackFrom } from './release-shared';
 import { ROLLBACK_OPTIONS } from './rollback';
 
 const usage = `usage: watchy emergency-rollback <app> [--from VERSION] [--arch x86_64|arm64] [--type nuitka|rust]
@@ -35,11 +29,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(args, ROLLBACK_OPTIONS, true);
     const [app, extra] = positionals;
     if (!app || extra !== undefined) throw new UsageError('expected <app>');
-    const ref = {
-      app,
-      architecture: architectureOption(values.arch),
-      binaryType: binaryTypeOption(values.type),
-    };
+    const ref = { app, ...artifactOptions(values) };
     const result = await operate(values, {
       action: 'emergency-rollback',
       ...ref,

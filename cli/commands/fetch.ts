@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { BinaryLoader, describe, LoaderError, type LoadResult } from '@core/loader';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy fetch --metadata-url URL --dest DIR [--public-key FILE] [--allow-unsigned]

@@ -1,14 +1,8 @@
 /** `watchy history <app>`: promotions and rollbacks of one latest pointer, newest first. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { ARTIFACT_OPTIONS, artifactOptions, parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import {
-  architectureOption,
-  binaryTypeOption,
-  CONNECTION_OPTIONS,
-  CONNECTION_USAGE,
-  operate,
-  printJson,
-} from './release-shared';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, operate, printJson } from './release-shared';
 
 const usage = `usage: watchy history <app> [--arch x86_64|arm64] [--type nuitka|rust] [--limit N] [connection options]
 
@@ -24,8 +18,7 @@ export const command: Command = {
       args,
       {
         ...CONNECTION_OPTIONS,
-        arch: { type: 'string' },
-        type: { type: 'string' },
+        ...ARTIFACT_OPTIONS,
         limit: { type: 'string' },
       },
       true,
@@ -39,8 +32,7 @@ export const command: Command = {
       await operate(values, {
         action: 'history',
         app,
-        architecture: architectureOption(values.arch),
-        binaryType: binaryTypeOption(values.type),
+        ...artifactOptions(values),
         ...(values.limit ? { limit: Number(values.limit) } : {}),
       }),
     );

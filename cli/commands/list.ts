@@ -1,5 +1,6 @@
 /** `watchy list [app]`: every released artifact and its published versions. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, operate, printJson } from './release-shared';
 

@@ -3,13 +3,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ARCHITECTURES, BINARY_TYPES, assertAppName, isArchitecture, type BinaryType } from '@core/artifacts';
+import { assertAppName, type BinaryType } from '@core/artifacts';
 import { cargoBinaries } from '@core/packaging/cargo';
 import { DEFAULT_BASE_URL, packageBinary } from '@core/packaging';
 import { PYTHON_VERSION } from '@core/build-env';
 import { NUITKA_PYTHON_VERSION } from '@core/versions';
 import { loadConfig } from '@core/config';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { CliError } from '../errors';
+import { ARCH_OPTION, architectureOption, binaryTypeOption, parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 const usage = `usage: watchy package --app NAME --version SEMVER --arch x86_64|arm64 --binary FILE --out DIR
@@ -78,7 +79,7 @@ export const command: Command = {
     const { values } = parseCommandArgs(args, {
       app: { type: 'string' },
       version: { type: 'string' },
-      arch: { type: 'string' },
+      ...ARCH_OPTION,
       binary: { type: 'string' },
       out: { type: 'string' },
       'binary-type': { type: 'string', default: 'nuitka' },
@@ -93,22 +94,15 @@ export const command: Command = {
     const arch = required(values.arch, 'arch');
     const binary = required(values.binary, 'binary');
     const out = required(values.out, 'out');
-    const binaryType = values['binary-type'];
-    if (!(BINARY_TYPES as readonly string[]).includes(binaryType)) {
-      throw new UsageError(
-        `--binary-type must be one of ${BINARY_TYPES.join(', ')}, got ${JSON.stringify(binaryType)}`,
-      );
-    }
-    if (!isArchitecture(arch)) {
-      throw new UsageError(`--arch must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(arch)}`);
-    }
+    const binaryType = binaryTypeOption(values['binary-type'], 'binary-type');
+    const architecture = architectureOption(arch);
     assertAppName(app);
-    const saasApp = await saasAppFor(app, binaryType as BinaryType, values.config);
+    const saasApp = await saasAppFor(app, binaryType, values.config);
     const env = process.env;
     const result = await packageBinary({
       app,
-      binaryType: binaryType as BinaryType,
-      architecture: arch,
+      binaryType,
+      architecture,
       version,
       binaryPath: binary,
       outDir: out,

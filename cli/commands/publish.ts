@@ -10,7 +10,8 @@ import { CloudFrontInvalidator } from '@core/release/cloudfront-invalidator';
 import { invokeReleaseFunction } from '@core/release/rollback/invoke';
 import { publish, type PublishOutcome } from '@core/release/publish/publish';
 import { loadConfig } from '@core/config';
-import { parseCommandArgs, required, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 import {
   clientConfig,

@@ -25,11 +25,11 @@ import type { OperatorRequestInput } from '@core/release/rollback/operations';
 import type { PointerStatus } from '@core/release/history/queries';
 import { artifactName, type ArtifactRef } from '@core/artifacts';
 import { loadConfig } from '@core/config';
-import { CliError, UsageError } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { ENDPOINT_OPTIONS } from '../args';
 
 export const CONNECTION_OPTIONS = {
-  'endpoint-url': { type: 'string' },
-  region: { type: 'string' },
+  ...ENDPOINT_OPTIONS,
   bucket: { type: 'string' },
   'stack-prefix': { type: 'string' },
   'function-name': { type: 'string' },
@@ -180,18 +180,4 @@ export function printRollback(result: OperatorResult): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-export function architectureOption(value: string | undefined): 'x86_64' | 'arm64' {
-  if (value === undefined) return 'x86_64';
-  if (value !== 'x86_64' && value !== 'arm64')
-    throw new UsageError(`--arch must be x86_64 or arm64, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-export function binaryTypeOption(value: string | undefined): 'nuitka' | 'rust' {
-  if (value === undefined) return 'nuitka';
-  if (value !== 'nuitka' && value !== 'rust')
-    throw new UsageError(`--type must be nuitka or rust, got ${JSON.stringify(value)}`);
-  return value;
 }

@@ -1,15 +1,8 @@
 /** `watchy rollback <app> <version>`: point the latest pointer at an earlier, verified release. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { ARTIFACT_OPTIONS, artifactOptions, parseCommandArgs } from '../args';
 import type { Command } from '../command';
-import {
-  architectureOption,
-  binaryTypeOption,
-  CONNECTION_OPTIONS,
-  CONNECTION_USAGE,
-  operate,
-  printRollback,
-  rollbackFrom,
-} from './release-shared';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, operate, printRollback, rollbackFrom } from './release-shared';
 
 const usage = `usage: watchy rollback <app> <version> [--from VERSION] [--arch x86_64|arm64] [--type nuitka|rust]
                        [--reason TEXT] [--request-id ID] [--rebuild] [connection options]
@@ -29,8 +22,7 @@ ${CONNECTION_USAGE}
 
 export const ROLLBACK_OPTIONS = {
   ...CONNECTION_OPTIONS,
-  arch: { type: 'string' },
-  type: { type: 'string' },
+  ...ARTIFACT_OPTIONS,
   reason: { type: 'string' },
   'request-id': { type: 'string' },
   rebuild: { type: 'boolean' },
@@ -45,11 +37,7 @@ export const command: Command = {
     const { values, positionals } = parseCommandArgs(args, ROLLBACK_OPTIONS, true);
     const [app, version, extra] = positionals;
     if (!app || !version || extra !== undefined) throw new UsageError('expected <app> <version>');
-    const ref = {
-      app,
-      architecture: architectureOption(values.arch),
-      binaryType: binaryTypeOption(values.type),
-    };
+    const ref = { app, ...artifactOptions(values) };
     const result = await operate(values, {
       action: 'rollback',
       ...ref,

@@ -6,7 +6,8 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { WATCHY_BRANCH } from '@core/build-env';
 import { stageDist } from '@core/release/publish/stage';
-import { parseCommandArgs, required, CliError, UsageError } from '../cli-error';
+import { CliError, UsageError } from '../errors';
+import { parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 import { clientConfig, releaseStore } from './release-shared';
 

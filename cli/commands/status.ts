@@ -1,5 +1,6 @@
 /** `watchy status [app]`: what every latest pointer shows, and whether it agrees with its history. */
-import { parseCommandArgs, UsageError } from '../cli-error';
+import { UsageError } from '../errors';
+import { parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import { CONNECTION_OPTIONS, CONNECTION_USAGE, operate, printJson } from './release-shared';
 

@@ -4,7 +4,9 @@
  */
 import { ListSubscriptionsByTopicCommand, SNSClient, type Subscription } from '@aws-sdk/client-sns';
 import { publishMessage } from '@core/notifications/publish';
-import { CliError, UsageError, parseCommandArgs, required } from '../cli-error';
+import { errorLine } from '@core/one-line';
+import { CliError, UsageError } from '../errors';
+import { ENDPOINT_OPTIONS, parseCommandArgs, required } from '../args';
 import type { Command } from '../command';
 
 export const CHANNELS = ['sns', 'email'] as const;
@@ -36,8 +38,7 @@ export const command: Command = {
       message: { type: 'string' },
       subject: { type: 'string' },
       'topic-arn': { type: 'string' },
-      'endpoint-url': { type: 'string' },
-      region: { type: 'string' },
+      ...ENDPOINT_OPTIONS,
     });
     const channel = required(values.channel, 'channel');
     if (!(CHANNELS as readonly string[]).includes(channel)) {
@@ -69,7 +70,7 @@ export const command: Command = {
       return 0;
     } catch (error) {
       if (error instanceof CliError) throw error;
-      throw new CliError(`cannot publish to ${topicArn}: ${(error as Error).message.split('\n')[0]}`);
+      throw new CliError(`cannot publish to ${topicArn}: ${errorLine(error)}`);
     } finally {
       sns.destroy();
     }

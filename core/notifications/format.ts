@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { SESSION_VARIABLE } from '../bisect/contract';
 import { WATCHY_APP, WATCHY_ARCH, WATCHY_MODE } from '../build-env';
+import { oneLine } from '../one-line';
 
 const environmentVariable = z.object({
   name: z.string(),
@@ -183,10 +184,6 @@ export function subjectLine(text: string): string {
     .replace(/[^\x20-\x7e]/g, '?')
     .trim();
   return (ascii || 'Watchy notification').slice(0, 100);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ');
 }
 
 function variables(event: BuildStateChange): Map<string, string> {

@@ -7,41 +7,29 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BatchGetBuildsCommand,
-  CodeBuildClient,
-  CreateProjectCommand,
-  ListBuildsForProjectCommand,
-} from '@aws-sdk/client-codebuild';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { startMoto, type MotoServer } from '../support/moto-server';
+import { BatchGetBuildsCommand, ListBuildsForProjectCommand } from '@aws-sdk/client-codebuild';
+import { BISECT_BUCKET as BUCKET, useBisectMoto } from '../core/bisect/bisect-moto';
 import { runWatchy } from './bisect-cli-process';
 
 const PROJECT = 'watchy-nuitka-x86_64';
-const BUCKET = 'release-bucket';
 
-let moto: MotoServer;
-let s3: S3Client;
-let codebuild: CodeBuildClient;
+const aws = useBisectMoto({ project: PROJECT });
 let repo: string;
 let commits: string[];
 
 function watchy(...args: string[]) {
-  return runWatchy(args, { AWS_ENDPOINT_URL: moto.endpoint });
+  return runWatchy(args, { AWS_ENDPOINT_URL: aws.moto.endpoint });
 }
 
-const local = () => ['--endpoint-url', moto.endpoint, '--bucket', BUCKET];
+const local = () => ['--endpoint-url', aws.moto.endpoint, '--bucket', BUCKET];
 
 async function buildsInMoto() {
-  const ids = (await codebuild.send(new ListBuildsForProjectCommand({ projectName: PROJECT }))).ids ?? [];
+  const ids = (await aws.codebuild.send(new ListBuildsForProjectCommand({ projectName: PROJECT }))).ids ?? [];
   if (ids.length === 0) return [];
-  return (await codebuild.send(new BatchGetBuildsCommand({ ids }))).builds ?? [];
+  return (await aws.codebuild.send(new BatchGetBuildsCommand({ ids }))).builds ?? [];
 }
 
-beforeAll(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(moto.clientConfig);
-  codebuild = new CodeBuildClient(moto.clientConfig);
+beforeAll(() => {
   repo = mkdtempSync(join(tmpdir(), 'watchy-bisect-'));
   const git = (...args: string[]) =>
     execFileSync('git', ['-C', repo, ...args], {
@@ -62,28 +50,8 @@ beforeAll(async () => {
   }
   commits = git('rev-list', '--reverse', 'HEAD').split('\n');
 });
-afterAll(async () => {
+afterAll(() => {
   rmSync(repo, { recursive: true, force: true });
-  s3.destroy();
-  codebuild.destroy();
-  await moto.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await codebuild.send(
-    new CreateProjectCommand({
-      name: PROJECT,
-      source: { type: 'GITHUB', location: 'https://github.com/watchy-cloud/watchy-release-platform.git' },
-      artifacts: { type: 'NO_ARTIFACTS' },
-      environment: {
-        type: 'LINUX_CONTAINER',
-        image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
-        computeType: 'BUILD_GENERAL1_MEDIUM',
-      },
-      serviceRole: 'arn:aws:iam::123456789012:role/build',
-    }),
-  );
 });
 
 describe('watchy bisect (moto over HTTP, git repository on disk)', () => {
@@ -197,6 +165,11 @@ describe('watchy bisect (moto over HTTP, git repository on disk)', () => {
       'retries out of range',
       ['--good', 'e'.repeat(40), '--bad', 'f'.repeat(40), '--retries', '9'],
       'watchy bisect: --retries must be 0-5, got "9"\n',
+    ],
+    [
+      'an --arch that is no architecture',
+      ['--good', 'e'.repeat(40), '--bad', 'f'.repeat(40), '--arch', 'mips'],
+      'watchy bisect: --arch must be one of x86_64, arm64, got "mips"\n',
     ],
     [
       'an unknown option',

@@ -284,7 +284,15 @@ describe('watchy release commands with --endpoint-url (moto)', () => {
 
   test('a bad --arch is a usage error (exit 2)', async () => {
     const run = await watchy(['emergency-rollback', 'slack', '--arch', 'mips', ...conn()]);
-    expect(run.stderr.trim()).toBe('watchy emergency-rollback: --arch must be x86_64 or arm64, got "mips"');
+    expect(run.stderr.trim()).toBe(
+      'watchy emergency-rollback: --arch must be one of x86_64, arm64, got "mips"',
+    );
+    expect(run.code).toBe(2);
+  });
+
+  test('a bad --type is a usage error (exit 2)', async () => {
+    const run = await watchy(['history', 'slack', '--type', 'go', ...conn()]);
+    expect(run.stderr.trim()).toBe('watchy history: --type must be one of nuitka, rust, got "go"');
     expect(run.code).toBe(2);
   });
 });

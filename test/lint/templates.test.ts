@@ -8,7 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { synthPlatform, type CfnTemplate, type SynthOptions, type SynthResult } from '../support/synth';
+import {
+  NagFindingsError,
+  synthPlatform,
+  type CfnTemplate,
+  type NagFinding,
+  type SynthOptions,
+  type SynthResult,
+} from '../support/synth';
 
 const ROOT = join(__dirname, '..', '..');
 const CFN_LINT = join(ROOT, '.venv', 'bin', 'cfn-lint');
@@ -109,6 +116,20 @@ function checkov(synth: SynthResult): { failures: string[]; reports: CheckovRepo
   return { failures, reports };
 }
 
+/**
+ * What `synth` made, or the unacknowledged cdk-nag findings that stopped it (synthPlatform throws
+ * them as a NagFindingsError), so the cdk-nag test reports them as its own failed check.
+ */
+function synthesize(synth: () => SynthResult): { result?: SynthResult; findings: readonly NagFinding[] } {
+  try {
+    const result = synth();
+    return { result, findings: result.findings };
+  } catch (error) {
+    if (error instanceof NagFindingsError) return { findings: error.findings };
+    throw error;
+  }
+}
+
 /** Every `Metadata.checkov.skip` in the templates, with its comment. */
 function checkovSkips(synth: SynthResult): { where: string; id: string; comment: string }[] {
   return synth.stacks.flatMap((stack) =>
@@ -130,22 +151,30 @@ describe.each<[string, SynthOptions]>([
   ['default config', {}],
   ['prod stage', { stage: 'prod', bundling: false }],
 ])('templates of the %s', (_name, options) => {
-  let synth: SynthResult;
+  let result: SynthResult | undefined;
+  let findings: readonly NagFinding[] = [];
+  /** The synthesized platform; the other checks need one, the cdk-nag test says why there is none. */
+  const synthesized = (): SynthResult => {
+    if (!result)
+      throw new Error(`synth stopped at ${findings.length} cdk-nag finding(s), listed by the cdk-nag test`);
+    return result;
+  };
 
   beforeAll(() => {
-    synth = synthPlatform(options);
+    ({ result, findings } = synthesize(() => synthPlatform(options)));
   });
 
   test('synthesize with zero unacknowledged cdk-nag findings', () => {
-    expect(synth.stacks.length).toBeGreaterThan(0);
-    expect(synth.findings.map((f) => `${f.rule} at ${f.path}: ${f.description}`)).toEqual([]);
+    expect(findings.map((f) => `${f.rule} at ${f.path}: ${f.description}`)).toEqual([]);
+    expect(synthesized().stacks.length).toBeGreaterThan(0);
   });
 
   test('cfn-lint: zero errors and zero warnings', () => {
-    expect(cfnLint(synth)).toEqual([]);
+    expect(cfnLint(synthesized())).toEqual([]);
   });
 
   test('checkov: zero failed checks over every resource', () => {
+    const synth = synthesized();
     const { failures, reports } = checkov(synth);
     expect(failures).toEqual([]);
     const summary = reports.reduce(
@@ -165,14 +194,33 @@ describe.each<[string, SynthOptions]>([
   });
 
   test('every checkov skip names a check and gives a reason', () => {
-    const bad = checkovSkips(synth).filter(
-      (s) => !/^CKV2?_AWS_\d+$/.test(s.id) || s.comment.trim().length < 10,
-    );
+    const skips = checkovSkips(synthesized());
+    // The templates do skip checks (each with its reason): none found means none were read.
+    expect(skips.length).toBeGreaterThan(0);
+    const bad = skips.filter((s) => !/^CKV2?_AWS_\d+$/.test(s.id) || s.comment.trim().length < 10);
     expect(bad).toEqual([]);
   });
 });
 
 describe('the linters catch what they should', () => {
+  test('cdk-nag findings that stop a synth reach the cdk-nag check; other synth failures are thrown', () => {
+    const finding: NagFinding = {
+      rule: 'AwsSolutions-S1',
+      path: 'Watchy-Distribution/Open/Resource',
+      description: 'The S3 Bucket has server access logs disabled.',
+    };
+    expect(
+      synthesize(() => {
+        throw new NagFindingsError([finding]);
+      }),
+    ).toEqual({ findings: [finding] });
+    expect(() =>
+      synthesize(() => {
+        throw new Error('no such stack');
+      }),
+    ).toThrow('no such stack');
+  });
+
   test('cfn-lint and checkov report a deliberately broken template (so a clean run means something)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'watchy-lint-'));
     writeFileSync(

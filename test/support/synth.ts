@@ -4,7 +4,7 @@
  *
  *   const synth = synthPlatform();                                   // default config, cached
  *   const template = synth.template('Distribution');                 // or 'Watchy-Distribution'
- *   expect(synth.findings).toEqual([]);                              // zero unacknowledged cdk-nag findings
+ *   // an unacknowledged cdk-nag finding: synthPlatform throws a NagFindingsError (its .findings)
  *   synthPlatform({ overrides: { distribution: { domainName: ... } } });
  *   synthPlatform({ stage: 'prod' });
  *   synthPlatform({ overrides: ..., bundling: false });              // a config variant, no esbuild

@@ -4,18 +4,17 @@
  * version but not the environment overrides, so those are read from the request that went over the
  * wire (an SDK middleware records each request body).
  */
-import { CodeBuildClient, CreateProjectCommand } from '@aws-sdk/client-codebuild';
+import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { CodeBuildRunner, toBuildInfo } from '@core/bisect/build-runner';
-import { startMoto, type MotoServer } from '../../support/moto-server';
+import { useBisectMoto } from './bisect-moto';
 
-let moto: MotoServer;
+const aws = useBisectMoto({ project: 'watchy-nuitka-x86_64' });
 let client: CodeBuildClient;
 const sent: { target: string; body: Record<string, unknown> }[] = [];
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
-beforeAll(async () => {
-  moto = await startMoto();
-  client = new CodeBuildClient(moto.clientConfig);
+beforeAll(() => {
+  client = aws.codebuild;
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers: Record<string, string>; body?: string };
@@ -25,26 +24,8 @@ beforeAll(async () => {
     { step: 'finalizeRequest', name: 'recordRequests' },
   );
 });
-afterAll(async () => {
-  client.destroy();
-  await moto.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
+beforeEach(() => {
   sent.length = 0;
-  await client.send(
-    new CreateProjectCommand({
-      name: 'watchy-nuitka-x86_64',
-      source: { type: 'GITHUB', location: 'https://github.com/watchy-cloud/watchy-release-platform.git' },
-      artifacts: { type: 'NO_ARTIFACTS' },
-      environment: {
-        type: 'LINUX_CONTAINER',
-        image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
-        computeType: 'BUILD_GENERAL1_MEDIUM',
-      },
-      serviceRole: 'arn:aws:iam::123456789012:role/build',
-    }),
-  );
 });
 
 describe('CodeBuildRunner against moto', () => {

@@ -4,7 +4,7 @@
  * oracle). The list-commits "build" of the fake writes the commit list to S3 exactly where the
  * buildspec would.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import type { BuildRequest, BuildStatus } from '@core/bisect/build-runner';
 import { commitsKey, sessionKey } from '@core/bisect/contract';
@@ -19,10 +19,9 @@ import {
 } from '@core/bisect/engine';
 import type { BisectSession } from '@core/bisect/session';
 import { SessionStore } from '@core/bisect/session-store';
-import { startMoto, type MotoServer } from '../../support/moto-server';
+import { BISECT_BUCKET as BUCKET, useBisectMoto } from './bisect-moto';
 import { FakeBuildRunner } from './fake-build-runner';
 
-const BUCKET = 'release-bucket';
 const PROJECT = 'watchy-nuitka-x86_64';
 const LIST_PROJECT = 'watchy-bisect-commits';
 const sha = (i: number) => i.toString(16).padStart(40, '0');
@@ -30,21 +29,7 @@ const GOOD = 'f'.repeat(40);
 /** The bound the tests hold the search to, written out here, not taken from the implementation's maxSteps. */
 const ceilLog2 = (n: number) => Math.ceil(Math.log2(n));
 
-let moto: MotoServer;
-let s3: S3Client;
-
-beforeAll(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(moto.clientConfig);
-});
-afterAll(async () => {
-  s3.destroy();
-  await moto.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
+const aws = useBisectMoto();
 
 interface Harness {
   deps: BisectDeps;
@@ -57,7 +42,7 @@ interface Harness {
 
 /** Commits 0..n-1 (sha(i)); builds of commits >= firstBad fail; `flaky` good commits fail first. */
 function harness(n: number, firstBad: number, flaky = new Map<number, number>()): Harness {
-  const store = new SessionStore(s3, BUCKET);
+  const store = new SessionStore(aws.s3, BUCKET);
   const notifications: Notification[] = [];
   const rollbacks: string[] = [];
   const clock = { now: Date.UTC(2026, 5, 1) };
@@ -67,7 +52,7 @@ function harness(n: number, firstBad: number, flaky = new Map<number, number>())
         { length: n },
         (_, i) => `${sha(i)}\tDev ${i} <dev${i}@example.com>\tchange ${i}`,
       );
-      await s3.send(
+      await aws.s3.send(
         new PutObjectCommand({
           Bucket: request.environment['WATCHY_BISECT_BUCKET'],
           Key: request.environment['WATCHY_BISECT_COMMITS_KEY'],
@@ -185,8 +170,7 @@ describe('bisect engine: S3 sessions on moto, fake build runner (moto builds alw
         fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         fc.boolean(),
         async (n, position, flakyRun) => {
-          await moto.reset();
-          await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+          await aws.reset();
           const firstBad = Math.floor(position * n);
           const flaky = new Map<number, number>(
             flakyRun && firstBad > 0 ? [[Math.floor(firstBad / 2), 1]] : [],
@@ -366,7 +350,7 @@ describe('bisect engine: S3 sessions on moto, fake build runner (moto builds alw
     const outcome = await deliver(h, addFailingPipelineBuild(h, 8));
     if (outcome.kind !== 'started') throw new Error('not started');
     // Replace the list the list build wrote with one that ends elsewhere.
-    await s3.send(
+    await aws.s3.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: commitsKey(outcome.session.id), Body: `${sha(1)}\n` }),
     );
     await deliver(h, outcome.session.current!.buildId!);

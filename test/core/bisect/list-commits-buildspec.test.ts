@@ -7,19 +7,17 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'yaml';
 import { commitsKey } from '@core/bisect/contract';
 import { SAME_COMMIT_MESSAGE } from '@core/bisect/engine';
 import { parseCommitList } from '@core/bisect/session';
-import { startMoto, type MotoServer } from '../../support/moto-server';
+import { BISECT_BUCKET as BUCKET, useBisectMoto } from './bisect-moto';
 
 const BUILDSPEC = join(__dirname, '..', '..', '..', 'buildspecs', 'bisect-commits.yml');
-const BUCKET = 'release-bucket';
 const SESSION = 'b-0123456789abcdef01234567';
 
-let moto: MotoServer;
-let s3: S3Client;
+const aws = useBisectMoto();
 let repo: string;
 const main: string[] = [];
 let sideCommit: string;
@@ -54,7 +52,7 @@ function runBuildspec(env: Record<string, string>) {
     env: {
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
-      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL: aws.moto.endpoint,
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       AWS_DEFAULT_REGION: 'us-east-1',
@@ -64,13 +62,11 @@ function runBuildspec(env: Record<string, string>) {
 }
 
 async function uploaded(): Promise<string> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: commitsKey(SESSION) }));
+  const response = await aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: commitsKey(SESSION) }));
   return response.Body!.transformToString('utf8');
 }
 
-beforeAll(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(moto.clientConfig);
+beforeAll(() => {
   repo = mkdtempSync(join(tmpdir(), 'watchy-list-commits-'));
   git('init', '-q', '-b', 'main');
   for (let i = 0; i < 4; i++) main.push(commit(`main ${i}`));
@@ -82,14 +78,8 @@ beforeAll(async () => {
   main.push(git('rev-parse', 'HEAD'));
   main.push(commit('main 6'));
 });
-afterAll(async () => {
+afterAll(() => {
   rmSync(repo, { recursive: true, force: true });
-  s3.destroy();
-  await moto.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 });
 
 const range = (good: string, bad: string) => ({

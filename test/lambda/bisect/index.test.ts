@@ -4,7 +4,7 @@
  * pointer from S3; the rollback function itself is a recording stand-in, because invoking a Lambda
  * in moto needs a Docker engine.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { buildIdOf } from '@core/bisect/contract';
 import { configFromEnv, processBisectEvent } from '../../../lambda/bisect/index';
 import { rollbackIfLive } from '../../../lambda/bisect/rollback';
@@ -15,29 +15,15 @@ import { SessionStore } from '@core/bisect/session-store';
 import { readHistory } from '@core/release/history/history';
 import { publish } from '@core/release/publish/publish';
 import { emergencyRollback, runPointerOperation } from '@core/release/rollback/rollback';
-import { startMoto, type MotoServer } from '../../support/moto-server';
 import { closeReleaseWorld, packageAndStage, releaseWorld, SETTINGS } from '../../core/release/fixtures';
+import { BISECT_BUCKET as BUCKET, useBisectMoto } from '../../core/bisect/bisect-moto';
 import { FakeBuildRunner } from '../../core/bisect/fake-build-runner';
 
-const BUCKET = 'release-bucket';
 const PROJECT = 'watchy-nuitka-x86_64';
 const sha = (i: number) => i.toString(16).padStart(40, '0');
 const GOOD = 'f'.repeat(40);
 
-let moto: MotoServer;
-let s3: S3Client;
-beforeAll(async () => {
-  moto = await startMoto();
-  s3 = new S3Client(moto.clientConfig);
-});
-afterAll(async () => {
-  s3.destroy();
-  await moto.stop();
-});
-beforeEach(async () => {
-  await moto.reset();
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-});
+const aws = useBisectMoto();
 
 const policy: AutoStartPolicy = {
   projects: [PROJECT],
@@ -51,7 +37,7 @@ function setup() {
   const notifications: Notification[] = [];
   const runner = new FakeBuildRunner(() => 'FAILED');
   const deps: BisectDeps = {
-    store: new SessionStore(s3, BUCKET),
+    store: new SessionStore(aws.s3, BUCKET),
     runner,
     listProject: 'watchy-bisect-commits',
     notify: async (n) => {
@@ -187,7 +173,7 @@ describe('bisect Lambda core', () => {
 describe('automatic rollback at the end of a bisect (pointer on moto S3)', () => {
   const calls: unknown[] = [];
   const deps = () => ({
-    s3,
+    s3: aws.s3,
     bucket: BUCKET,
     apps: ['slack'],
     emergencyRollback: async (request: unknown) => {
@@ -221,7 +207,7 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
     result: { index: 2, commit: { sha: sha(2) }, builds: 2, steps: 2 },
   });
   const pointTo = (revision: string) =>
-    s3.send(
+    aws.s3.send(
       new PutObjectCommand({
         Bucket: BUCKET,
         Key: 'binaries/slack-monitor/watchy-slack-monitor.json',
@@ -250,7 +236,7 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
   });
 
   test('an operator who rolled the live release back first makes the bisect a no-op naming them, not a second step back', async () => {
-    const world = await releaseWorld(moto);
+    const world = await releaseWorld(aws.moto);
     try {
       for (const [version, revision] of [
         ['1.0.0', sha(0)],
@@ -293,7 +279,7 @@ describe('automatic rollback at the end of a bisect (pointer on moto S3)', () =>
   });
 
   test('a latest pointer that names no version is left alone', async () => {
-    await s3.send(
+    await aws.s3.send(
       new PutObjectCommand({
         Bucket: BUCKET,
         Key: 'binaries/slack-monitor/watchy-slack-monitor.json',
